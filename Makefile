@@ -1,0 +1,49 @@
+# HSPT for QEMU. `make run` and `make test` are the two commands; the rest
+# are their steps. See README.md.
+
+SHELL := /bin/bash
+export HSPT_CACHE ?= $(HOME)/.cache/hspt
+export CARGO_TERM_PROGRESS_WHEN ?= never
+
+QEMU_HSPT  := build/hspt/build/qemu-system-arm
+QEMU_STOCK := build/stock/build/qemu-system-arm
+PLUGIN     := target/release/libhspt.so
+GUEST      := build/guest/zImage build/guest/initrd.cpio.gz
+
+# What `make run` boots: a multi-process workload from the guest image.
+WORKLOAD ?= multi
+STATS    ?= build/run-stats.json
+PLUGIN_ARGS ?=
+
+.PHONY: all deps qemu qemu-stock plugin guest run test check-patches clean clean-all
+all: qemu plugin guest
+
+deps:
+	@scripts/install-deps.sh
+
+qemu: deps
+	@scripts/prepare-qemu.sh
+	@scripts/build-qemu.sh hspt
+
+qemu-stock: deps
+	@scripts/prepare-qemu.sh
+	@scripts/build-qemu.sh stock
+
+plugin: deps
+	@echo "hspt: building the plugin (cargo build --release)"
+	@cargo build --release -q -p hspt
+
+guest: deps
+	@scripts/build-guest.sh
+
+run: qemu plugin guest
+	@scripts/run-guest.sh --plugin "$(PLUGIN_ARGS)" --stats $(STATS) $(WORKLOAD)
+
+test: qemu qemu-stock plugin guest
+	@tests/run-all.sh
+
+clean:
+	rm -rf build/guest build/hspt/build build/stock/build target
+
+clean-all:
+	rm -rf build target

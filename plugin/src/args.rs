@@ -1,0 +1,144 @@
+//! Plugin arguments: `-plugin libhspt.so,key=value,...`.
+//!
+//! Every argument is checked: an unknown key, a missing `=`, or a bad value
+//! stops QEMU at start-up with a message that names the argument.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Write the per-process statistics as JSON to this file at exit.
+    pub stats_file: Option<PathBuf>,
+    /// Print the per-process table at exit.
+    pub table: bool,
+    /// Label processes with their program name read from guest memory.
+    pub labels: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            stats_file: None,
+            table: true,
+            labels: true,
+        }
+    }
+}
+
+/// Keys the plugin understands, with a one-line description each (shown in
+/// error messages, so a typo tells the user what would have been valid).
+pub const KNOWN_KEYS: &[(&str, &str)] = &[
+    ("stats", "FILE: write per-process statistics as JSON to FILE at exit"),
+    ("table", "on|off: print the per-process table at exit (default on)"),
+    ("labels", "on|off: name processes after the program they exec (default on)"),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgError(pub String);
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)?;
+        f.write_str("\nhspt: valid arguments:")?;
+        for (key, help) in KNOWN_KEYS {
+            write!(f, "\n  {key}={help}")?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ArgError> {
+    match value {
+        "on" | "yes" | "true" | "1" => Ok(true),
+        "off" | "no" | "false" | "0" => Ok(false),
+        _ => Err(ArgError(format!(
+            "hspt: bad value in plugin argument '{key}={value}': expected on or off"
+        ))),
+    }
+}
+
+/// Parses the raw `key=value` strings QEMU hands to the plugin.
+pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
+    let mut config = Config::default();
+    let mut seen: Vec<&str> = Vec::new();
+    for arg in raw {
+        let arg = arg.as_ref();
+        let Some((key, value)) = arg.split_once('=') else {
+            return Err(ArgError(format!(
+                "hspt: plugin argument '{arg}' is not of the form key=value"
+            )));
+        };
+        if seen.contains(&key) {
+            return Err(ArgError(format!(
+                "hspt: plugin argument '{key}' given twice"
+            )));
+        }
+        match key {
+            "stats" => {
+                if value.is_empty() {
+                    return Err(ArgError(
+                        "hspt: plugin argument 'stats=' needs a file name".into(),
+                    ));
+                }
+                config.stats_file = Some(PathBuf::from(value));
+            }
+            "table" => config.table = parse_bool(key, value)?,
+            "labels" => config.labels = parse_bool(key, value)?,
+            _ => {
+                return Err(ArgError(format!(
+                    "hspt: unknown plugin argument '{arg}'"
+                )))
+            }
+        }
+        seen.push(key);
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let empty: [&str; 0] = [];
+        assert_eq!(parse(&empty).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn all_keys() {
+        let c = parse(&["stats=/tmp/x.json", "table=off", "labels=no"]).unwrap();
+        assert_eq!(c.stats_file.as_deref(), Some(std::path::Path::new("/tmp/x.json")));
+        assert!(!c.table);
+        assert!(!c.labels);
+    }
+
+    #[test]
+    fn rejects_unknown_key_naming_it() {
+        let e = parse(&["slots=8", "bogus=1"]).unwrap_err();
+        assert!(e.0.contains("'slots=8'"), "{e}");
+    }
+
+    #[test]
+    fn rejects_missing_equals() {
+        let e = parse(&["table"]).unwrap_err();
+        assert!(e.0.contains("'table'") && e.0.contains("key=value"), "{e}");
+    }
+
+    #[test]
+    fn rejects_bad_bool_and_empty_file_and_duplicates() {
+        assert!(parse(&["table=maybe"]).unwrap_err().0.contains("table=maybe"));
+        assert!(parse(&["stats="]).unwrap_err().0.contains("stats="));
+        assert!(parse(&["table=on", "table=off"]).unwrap_err().0.contains("twice"));
+    }
+
+    #[test]
+    fn error_lists_valid_keys() {
+        let text = parse(&["x=1"]).unwrap_err().to_string();
+        for (key, _) in KNOWN_KEYS {
+            assert!(text.contains(&format!("{key}=")), "{text}");
+        }
+    }
+}

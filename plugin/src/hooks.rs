@@ -1,0 +1,251 @@
+//! The hooks the patched QEMU calls, and per-vCPU attribution.
+//!
+//! Memory accesses are counted by inline TCG code into a per-vCPU
+//! scoreboard slot (no callback per access). Each hook first charges the
+//! accesses counted since the previous hook to the process and mode that
+//! were current until now ([`VcpuState::charge`]), then applies its event.
+//! So counts are exact at every context switch and user/kernel transition.
+//!
+//! Hooks run on the vCPU's own thread; each vCPU's state sits behind its
+//! own mutex, which only that thread takes while the guest runs (the exit
+//! report takes them after the vCPUs have stopped), so it never contends.
+
+use std::collections::HashMap;
+use std::os::raw::c_void;
+use std::sync::{Mutex, OnceLock};
+
+use hspt_shim as abi;
+use qemu_plugin::{PluginId, PluginU64, TranslationBlock, VCPUIndex};
+
+use crate::args::Config;
+use crate::label::{self, RecentExecs};
+use crate::stats::{ProcessKey, ProcessStats, Report};
+
+/// How many user-mode entries of a context may try to label it.
+const LABEL_TRIES: u8 = 3;
+
+struct VcpuState {
+    /// The context whose accesses are being counted now.
+    key: ProcessKey,
+    user: bool,
+    /// Scoreboard value already charged.
+    charged: u64,
+    processes: HashMap<ProcessKey, ProcessStats>,
+    label_tries: HashMap<ProcessKey, u8>,
+}
+
+struct Accel {
+    config: Config,
+    /// Per-vCPU access counter, incremented by inline TCG ops.
+    accesses: Counter,
+    vcpus: Vec<Mutex<VcpuState>>,
+    /// Global first-seen sequence, for a stable table order.
+    next_seq: std::sync::atomic::AtomicU64,
+    recent_execs: Mutex<RecentExecs>,
+}
+
+/// A scoreboard slot handle. QEMU owns the memory and only ever touches a
+/// vCPU's own entry from that vCPU (or after the vCPUs stopped).
+#[derive(Clone, Copy)]
+struct Counter(PluginU64);
+// SAFETY: the handle is an immutable (pointer, offset) pair created once at
+// install; QEMU's scoreboard API is safe to call from any vCPU thread.
+unsafe impl Send for Counter {}
+// SAFETY: as above; the handle itself is never mutated after creation.
+unsafe impl Sync for Counter {}
+
+static ACCEL: OnceLock<Accel> = OnceLock::new();
+
+fn accel() -> &'static Accel {
+    ACCEL.get().expect("hspt hooks called before install")
+}
+
+impl Accel {
+    fn vcpu(&self, index: u32) -> std::sync::MutexGuard<'_, VcpuState> {
+        let slot = &self.vcpus[index as usize % self.vcpus.len()];
+        slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn read_counter(&self, index: u32) -> u64 {
+        qemu_plugin::qemu_plugin_u64_get(self.accesses.0, index as VCPUIndex)
+    }
+}
+
+impl VcpuState {
+    fn stats(&mut self, key: ProcessKey) -> &mut ProcessStats {
+        self.processes.entry(key).or_insert_with(|| ProcessStats {
+            first_seen: accel()
+                .next_seq
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ..Default::default()
+        })
+    }
+
+    /// Charges accesses counted since the last hook to the current context.
+    fn charge(&mut self, counter_now: u64) {
+        let delta = counter_now.wrapping_sub(self.charged);
+        self.charged = counter_now;
+        if delta != 0 {
+            let (key, user) = (self.key, self.user);
+            let s = self.stats(key);
+            if user {
+                s.user_accesses += delta;
+            } else {
+                s.kernel_accesses += delta;
+            }
+        }
+    }
+}
+
+/// Registers the hooks with the patched QEMU and the exit report.
+pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String> {
+    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only looks
+    // the symbol up; a null result is handled below.
+    let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, abi::REGISTER_SYMBOL.as_ptr().cast()) };
+    if sym.is_null() {
+        return Err("hspt: this QEMU has no HSPT support (qemu_plugin_hspt_register not found): \
+                    use the qemu-system-arm built by `make qemu` (build/hspt/build/qemu-system-arm)"
+            .into());
+    }
+    // SAFETY: the symbol is the patched QEMU's registration function, whose
+    // type is declared by the shared header (shim/include/hspt-abi.h).
+    let register: abi::RegisterFn = unsafe { std::mem::transmute(sym) };
+
+    // SAFETY: plain constructor of a QEMU-owned per-vCPU scoreboard of u64.
+    let board = unsafe { qemu_plugin::sys::qemu_plugin_scoreboard_new(8) };
+    let accesses = Counter(PluginU64 {
+        score: board,
+        offset: 0,
+    });
+    let state = Accel {
+        config,
+        accesses,
+        vcpus: (0..vcpus)
+            .map(|_| {
+                Mutex::new(VcpuState {
+                    key: ProcessKey { asid: 0, ttbr0: 0 },
+                    user: false,
+                    charged: 0,
+                    processes: HashMap::new(),
+                    label_tries: HashMap::new(),
+                })
+            })
+            .collect(),
+        next_seq: Default::default(),
+        recent_execs: Mutex::new(RecentExecs::default()),
+    };
+    if ACCEL.set(state).is_err() {
+        return Err("hspt: the plugin was loaded twice".into());
+    }
+
+    // QEMU keeps this pointer until exit: leak it on purpose.
+    let ops: &'static abi::hspt_accel_ops = Box::leak(Box::new(abi::hspt_accel_ops {
+        abi_version: abi::HSPT_ABI_VERSION,
+        size: std::mem::size_of::<abi::hspt_accel_ops>() as u32,
+        opaque: std::ptr::null_mut(),
+        context_event: Some(on_context_event),
+        tlb_maintenance: Some(on_tlb_maintenance),
+        qemu_flush: Some(on_qemu_flush),
+    }));
+    // SAFETY: `register` is QEMU's function (see above); `ops` is 'static.
+    if unsafe { register(id, ops) } != 0 {
+        return Err("hspt: QEMU refused the HSPT registration (see the message above)".into());
+    }
+    qemu_plugin::qemu_plugin_register_atexit_cb(id, |_| report_at_exit())
+        .map_err(|e| format!("hspt: cannot register the exit report: {e}"))?;
+    Ok(())
+}
+
+/// Translation time: count every memory access of every instruction, inline.
+pub fn instrument_tb(tb: &TranslationBlock) {
+    let counter = accel().accesses.0;
+    for insn in tb.instructions() {
+        qemu_plugin::qemu_plugin_register_vcpu_mem_inline_per_vcpu(
+            insn,
+            qemu_plugin::sys::qemu_plugin_mem_rw::QEMU_PLUGIN_MEM_RW,
+            qemu_plugin::sys::qemu_plugin_op::QEMU_PLUGIN_INLINE_ADD_U64,
+            counter,
+            1,
+        );
+    }
+}
+
+extern "C" fn on_context_event(
+    _opaque: *mut c_void,
+    vcpu: u32,
+    event: u32,
+    ctx: *const abi::hspt_arm_context,
+) {
+    // SAFETY: QEMU passes a pointer to a live snapshot for the call.
+    let Some(ctx) = (unsafe { ctx.as_ref() }) else { return };
+    let a = accel();
+    let now = a.read_counter(vcpu);
+    let mut st = a.vcpu(vcpu);
+    st.charge(now);
+    st.key = ProcessKey::from_context(ctx);
+    if event == abi::HSPT_CTX_MODE {
+        st.user = ctx.mode == abi::HSPT_ARM_MODE_USR;
+        if st.user {
+            let key = st.key;
+            st.stats(key).user_entries += 1;
+            if a.config.labels {
+                maybe_label(&mut st, key, ctx.regs_sp);
+            }
+        }
+    }
+}
+
+fn maybe_label(st: &mut VcpuState, key: ProcessKey, user_sp: u32) {
+    if st.stats(key).label.is_some() {
+        return;
+    }
+    let tries = st.label_tries.entry(key).or_insert(0);
+    if *tries >= LABEL_TRIES {
+        return;
+    }
+    *tries += 1;
+    let mut recent = accel()
+        .recent_execs
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(found) = label::identify(user_sp, &mut recent, &label::GuestMemory) {
+        st.stats(key).label = Some(found);
+    }
+}
+
+extern "C" fn on_tlb_maintenance(_opaque: *mut c_void, vcpu: u32, kind: u32, _operand: u64) {
+    let mut st = accel().vcpu(vcpu);
+    let key = st.key;
+    let kind = (kind as usize).min(abi::HSPT_TLBI_OTHER as usize);
+    st.stats(key).tlbi[kind] += 1;
+}
+
+extern "C" fn on_qemu_flush(_opaque: *mut c_void, vcpu: u32, reason: u32) {
+    let mut st = accel().vcpu(vcpu);
+    let key = st.key;
+    if let Some(slot) = st.stats(key).qemu_flushes.get_mut(reason as usize) {
+        *slot += 1;
+    }
+}
+
+fn report_at_exit() {
+    let a = accel();
+    let per_vcpu = (0..a.vcpus.len())
+        .map(|i| {
+            let now = a.read_counter(i as u32);
+            let mut st = a.vcpu(i as u32);
+            st.charge(now);
+            std::mem::take(&mut st.processes)
+        })
+        .collect();
+    let report = Report::new(per_vcpu);
+    if a.config.table {
+        // Straight to stderr: qemu_plugin_outs() only prints under `-d plugin`.
+        eprint!("{}", report.table());
+    }
+    if let Some(path) = &a.config.stats_file {
+        if let Err(e) = std::fs::write(path, report.json()) {
+            eprintln!("hspt: cannot write statistics to {}: {e}", path.display());
+        }
+    }
+}

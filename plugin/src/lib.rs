@@ -1,0 +1,96 @@
+//! HSPT accelerator for `qemu-system-arm`: a TCG plugin.
+//!
+//! Load it with `-plugin target/release/libhspt.so[,key=value...]` into a
+//! QEMU built with this project's `patches/` (see README.md).
+//!
+//! Where things are:
+//! - [`args`]: plugin arguments;
+//! - [`hooks`]: the hooks the patched QEMU calls (context switches, TLB
+//!   maintenance, QEMU's own flushes) and the per-vCPU attribution of
+//!   memory accesses to processes;
+//! - [`label`]: naming a process after the program it runs;
+//! - [`stats`]: the counters and the exit report (table, JSON).
+
+pub mod args;
+pub mod hooks;
+pub mod label;
+pub mod stats;
+
+use qemu_plugin::install::{Args, Info};
+use qemu_plugin::plugin::{HasCallbacks, Register};
+use qemu_plugin::{PluginId, TranslationBlock};
+
+/// The plugin object the `qemu-plugin` crate drives. Only translation-time
+/// work goes through it (the crate takes a global lock per callback); the
+/// per-access counting is inline TCG code and the hooks are plain C calls.
+#[derive(Default)]
+struct HsptPlugin;
+
+impl Register for HsptPlugin {
+    fn register(&mut self, id: PluginId, args: &Args, info: &Info) -> qemu_plugin::Result<()> {
+        let config = match args::parse(&args.raw) {
+            Ok(c) => c,
+            Err(e) => fail(&e.to_string()),
+        };
+        if info.target_name != "arm" {
+            fail(&format!(
+                "hspt: target '{}' is not supported: HSPT is for qemu-system-arm (32-bit ARM guests)",
+                info.target_name
+            ));
+        }
+        let Some(system) = &info.system else {
+            fail("hspt: user-mode QEMU is not supported: HSPT accelerates system emulation");
+        };
+        let vcpus = system.max_vcpus.max(1) as usize;
+        if let Err(e) = hooks::install(id, config, vcpus) {
+            fail(&e);
+        }
+        Ok(())
+    }
+}
+
+impl HasCallbacks for HsptPlugin {
+    fn on_translation_block_translate(
+        &mut self,
+        _id: PluginId,
+        tb: TranslationBlock,
+    ) -> qemu_plugin::Result<()> {
+        hooks::instrument_tb(&tb);
+        Ok(())
+    }
+}
+
+/// Stops QEMU at start-up with a clear message (never a panic or core dump).
+fn fail(msg: &str) -> ! {
+    eprintln!("{msg}");
+    std::process::exit(1);
+}
+
+/// The `qemu-plugin` crate turns a malformed argument (no `=`) into a panic
+/// before our code runs; make that a clear message naming the argument.
+fn install_panic_message() {
+    std::panic::set_hook(Box::new(|info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        if let Some(start) = text.find("argument: \"") {
+            let rest = &text[start + 11..];
+            let arg = rest.split('"').next().unwrap_or(rest);
+            eprintln!("hspt: plugin argument '{arg}' is not of the form key=value");
+            std::process::exit(1);
+        }
+        eprintln!("hspt: internal error: {text} ({})", info.location().map(|l| l.to_string()).unwrap_or_default());
+        std::process::abort();
+    }));
+}
+
+fn new_plugin() -> HsptPlugin {
+    install_panic_message();
+    HsptPlugin
+}
+
+#[cfg(not(test))]
+qemu_plugin::register!(new_plugin());

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Make apt able to fetch what the project needs, derived from this machine's
+# own apt configuration (no archive host is named here):
+#  - armhf as a foreign architecture (guest kernel, busybox, real programs);
+#  - a deb-src entry for Debian 13 "trixie" (the QEMU 10.0.x source package),
+#    using the same Debian mirror the machine already uses.
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+
+changed=0
+if ! dpkg --print-foreign-architectures | grep -qx armhf; then
+	echo "hspt: adding armhf as a foreign dpkg architecture"
+	$SUDO dpkg --add-architecture armhf
+	changed=1
+fi
+
+list=/etc/apt/sources.list.d/hspt-qemu-src.sources
+if [ ! -e "$list" ]; then
+	# First URI of an apt source that serves Debian's main archive (not
+	# -security, not a third-party repository), in deb822 or one-line form.
+	mirror=$( { grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}';
+		    grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+			sed -E 's/\[[^]]*\]//' | awk '{print $2}' || true; } |
+		  grep -E '/debian/?$' | grep -v security | head -n1 || true)
+	if [ -z "$mirror" ]; then
+		echo "hspt: cannot find a Debian archive in this machine's apt sources;" >&2
+		echo "      add a deb-src entry for suite 'trixie' by hand, or use QEMU_TARBALL=/QEMU_SRC=" >&2
+		exit 1
+	fi
+	echo "hspt: adding deb-src for trixie from $mirror ($list)"
+	$SUDO tee "$list" >/dev/null <<EOT
+# Added by HSPT for QEMU (scripts/apt-sources.sh): QEMU 10.0.x source package.
+Types: deb-src
+URIs: $mirror
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOT
+	changed=1
+fi
+
+stamp=/var/lib/apt/lists/.hspt-updated
+if [ "$changed" = 1 ] || [ ! -e "$stamp" ]; then
+	# A mirror in the middle of a sync answers with a size mismatch: retry.
+	for try in 1 2 3; do
+		echo "hspt: apt-get update (try $try)"
+		if $SUDO apt-get update -q; then
+			$SUDO touch "$stamp"
+			exit 0
+		fi
+		sleep 5
+	done
+	echo "hspt: warning: apt-get update kept failing; going on with the package lists apt has" >&2
+fi

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Boot the default guest and run one workload.
+#
+# usage: scripts/run-guest.sh [options] WORKLOAD
+#   --qemu hspt|stock   which qemu-system-arm (default hspt: the patched one)
+#   --no-plugin         run without the HSPT plugin
+#   --plugin ARGS       extra plugin arguments, comma-separated key=value
+#   --stats FILE        JSON statistics file (plugin argument stats=FILE)
+#   --log FILE          full serial console log (default build/logs/WORKLOAD.log)
+#   --timeout SECONDS   kill QEMU after this long (default 600)
+#   --quiet             print only the result lines
+# WORKLOAD is a script in guest/workloads (boot, multi, tlb, memwalk, ...) or
+# "shell" for an interactive shell.
+# Prints the guest's "@@HSPT" lines, then the plugin's per-process table.
+# Exit status: the workload's (0 = all results produced and it succeeded).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+flavour=hspt plugin=1 plugin_args="" stats="" log="" timeout=600 quiet=0
+usage() { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--qemu) flavour=$2; shift 2 ;;
+	--no-plugin) plugin=0; shift ;;
+	--plugin) plugin_args=$2; shift 2 ;;
+	--stats) stats=$2; shift 2 ;;
+	--log) log=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--quiet) quiet=1; shift ;;
+	-h|--help) usage 0 ;;
+	-*) echo "run-guest: unknown option $1" >&2; usage 2 >&2 ;;
+	*) break ;;
+	esac
+done
+[ $# -eq 1 ] || usage 2 >&2
+workload=$1
+case "$flavour" in hspt|stock) ;; *) echo "run-guest: --qemu must be hspt or stock" >&2; exit 2 ;; esac
+if [ "$workload" != shell ] && [ ! -x "$top/guest/workloads/$workload" ]; then
+	echo "run-guest: no workload '$workload' (have: shell $(ls "$top/guest/workloads" | tr '\n' ' '))" >&2
+	exit 2
+fi
+qemu="$top/build/$flavour/build/qemu-system-arm"
+for f in "$qemu" "$top/build/guest/zImage" "$top/build/guest/initrd.cpio.gz"; do
+	[ -e "$f" ] || { echo "run-guest: $f is missing: run 'make all' (or make qemu-stock)" >&2; exit 2; }
+done
+
+args=(-M virt -cpu cortex-a15 -smp 1 -m 512 -nic none -no-reboot
+      -kernel "$top/build/guest/zImage" -initrd "$top/build/guest/initrd.cpio.gz"
+      -append "console=ttyAMA0 panic=-1 quiet hspt.workload=$workload")
+if [ "$plugin" = 1 ]; then
+	so="$top/target/release/libhspt.so"
+	[ -e "$so" ] || { echo "run-guest: $so is missing: run 'make plugin'" >&2; exit 2; }
+	p="$so"
+	[ -n "$stats" ] && p="$p,stats=$stats"
+	[ -n "$plugin_args" ] && p="$p,$plugin_args"
+	args+=(-plugin "$p")
+fi
+
+if [ "$workload" = shell ]; then
+	exec "$qemu" "${args[@]}" -nographic
+fi
+
+log=${log:-$top/build/logs/$workload.log}
+mkdir -p "$(dirname "$log")"
+[ "$quiet" = 1 ] || echo "run-guest: $(basename "$qemu") ($flavour)${plugin:+ }$( [ "$plugin" = 1 ] && echo "with the HSPT plugin" || echo "without plugin"): workload $workload (console log: $log)" >&2
+rc=0
+timeout -k 10 "$timeout" "$qemu" "${args[@]}" -display none -serial stdio -monitor none \
+	</dev/null >"$log" || rc=$?
+grep -a '^@@HSPT' "$log" | tr -d '\r' || true
+if [ "$rc" = 124 ]; then
+	echo "run-guest: QEMU timed out after ${timeout}s" >&2
+	exit 1
+elif [ "$rc" != 0 ]; then
+	echo "run-guest: QEMU exited with status $rc (log: $log)" >&2
+	exit 1
+fi
+status=$(tr -d '\r' < "$log" | sed -n 's/^@@HSPT exit workload=[^ ]* status=\([0-9]*\)$/\1/p' | tail -n1)
+[ -n "$status" ] || { echo "run-guest: the guest did not finish the workload (log: $log)" >&2; exit 1; }
+exit "$status"

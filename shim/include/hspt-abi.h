@@ -1,0 +1,103 @@
+/*
+ * HSPT accelerator <-> patched QEMU: the C ABI.
+ *
+ * This header is the single source of truth. The QEMU patch series carries
+ * an identical copy as include/exec/hspt-abi.h (tests/check-abi-copy.sh
+ * fails if they differ); the plugin's Rust side is generated from it by
+ * bindgen (shim/build.rs).
+ *
+ * All hooks are called on the thread of the vCPU they name, synchronously,
+ * with the BQL not necessarily held. They must not call back into QEMU
+ * other than through the public plugin API.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HSPT_ABI_H
+#define HSPT_ABI_H
+
+#include <stdint.h>
+
+/* Bumped on any incompatible change to this file. */
+#define HSPT_ABI_VERSION 1
+
+/* Guest TLB-maintenance operations (AArch32 CP15 c8), as executed. */
+enum hspt_tlbi_kind {
+    HSPT_TLBI_ALL = 0,     /* TLBIALL, ITLBIALL, DTLBIALL: whole TLB */
+    HSPT_TLBI_ASID = 1,    /* TLBIASID (and I/D forms): operand = ASID */
+    HSPT_TLBI_MVA = 2,     /* TLBIMVA (and I/D forms): operand = MVA | ASID */
+    HSPT_TLBI_MVAA = 3,    /* TLBIMVAA: operand = MVA, all ASIDs */
+    HSPT_TLBI_ALL_IS = 4,  /* TLBIALLIS */
+    HSPT_TLBI_ASID_IS = 5, /* TLBIASIDIS */
+    HSPT_TLBI_MVA_IS = 6,  /* TLBIMVAIS */
+    HSPT_TLBI_MVAA_IS = 7, /* TLBIMVAAIS */
+    HSPT_TLBI_OTHER = 8,   /* hypervisor / stage 2 forms: operand = raw */
+    HSPT_TLBI_KINDS = 9
+};
+
+/* TLB flushes QEMU makes on its own when a system register changes. */
+enum hspt_flush_reason {
+    HSPT_FLUSH_DACR = 0,       /* domain access control: not in QEMU's TLB */
+    HSPT_FLUSH_CONTEXTIDR = 1, /* ASID change, short descriptors */
+    HSPT_FLUSH_TTBR = 2,       /* ASID change in a 64-bit TTBR write (LPAE) */
+    HSPT_FLUSH_TTBCR = 3,      /* TTBCR write, LPAE (A1 may move the ASID) */
+    HSPT_FLUSH_SCTLR = 4,      /* MMU on/off, ... */
+    HSPT_FLUSH_FCSEIDR = 5,    /* fast context switch extension PID */
+    HSPT_FLUSH_REASONS = 6
+};
+
+/* What changed in the guest's translation context. */
+enum hspt_context_event {
+    HSPT_CTX_CONTEXTIDR = 0, /* CONTEXTIDR written (ASID for short descs) */
+    HSPT_CTX_TTBR0 = 1,
+    HSPT_CTX_TTBR1 = 2,
+    HSPT_CTX_TTBCR = 3,
+    HSPT_CTX_DACR = 4,
+    HSPT_CTX_SCTLR = 5,
+    HSPT_CTX_MODE = 6,       /* entered or left user mode (PL0) */
+    HSPT_CTX_EVENTS = 7
+};
+
+/* The current (banked, as the guest sees it) translation state. */
+struct hspt_arm_context {
+    uint64_t ttbr0;
+    uint64_t ttbr1;
+    uint32_t contextidr;
+    uint32_t ttbcr;
+    uint32_t dacr;
+    uint32_t sctlr;
+    uint32_t mode;       /* CPSR.M after the event */
+    uint32_t prev_mode;  /* CPSR.M before the event (HSPT_CTX_MODE only) */
+    uint32_t regs_sp;    /* r13 of the mode after the event */
+    uint32_t long_desc;  /* 1 if the LPAE long-descriptor format is in use */
+};
+
+#define HSPT_ARM_MODE_USR 0x10
+
+struct hspt_accel_ops {
+    uint32_t abi_version;    /* HSPT_ABI_VERSION */
+    uint32_t size;           /* sizeof(struct hspt_accel_ops) */
+    void *opaque;            /* passed back to every hook */
+
+    /* A context register was written, or user mode entered/left. */
+    void (*context_event)(void *opaque, unsigned int vcpu_index,
+                          uint32_t event, const struct hspt_arm_context *ctx);
+    /* The guest executed a TLB-maintenance operation (enum hspt_tlbi_kind). */
+    void (*tlb_maintenance)(void *opaque, unsigned int vcpu_index,
+                            uint32_t kind, uint64_t operand);
+    /* QEMU flushed its TLB on its own (enum hspt_flush_reason). */
+    void (*qemu_flush)(void *opaque, unsigned int vcpu_index, uint32_t reason);
+};
+
+/*
+ * Exported by the patched QEMU to plugins (plugin_id is the
+ * qemu_plugin_id_t given to qemu_plugin_install). Returns 0, or -1 if the
+ * ABI version or size does not match or an accelerator is already
+ * registered. @ops must stay valid until QEMU exits. Inside QEMU the
+ * declaration comes from qemu-plugin.h instead.
+ */
+#ifndef HSPT_ABI_INSIDE_QEMU
+int qemu_plugin_hspt_register(uint64_t plugin_id,
+                              const struct hspt_accel_ops *ops);
+#endif
+
+#endif /* HSPT_ABI_H */
