@@ -3,7 +3,7 @@
 # apply cleanly stops everything with that patch's name.
 set -euo pipefail
 tree=$1
-pdir=$(cd "$(dirname "$0")/../patches" && pwd)
+pdir=$(cd "${PATCHES_DIR:-$(dirname "$0")/../patches}" && pwd)
 n=0
 while read -r p; do
 	case "$p" in ''|'#'*) continue ;; esac

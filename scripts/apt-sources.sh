@@ -43,13 +43,20 @@ fi
 stamp=/var/lib/apt/lists/.hspt-updated
 if [ "$changed" = 1 ] || [ ! -e "$stamp" ]; then
 	# A mirror in the middle of a sync answers with a size mismatch: retry.
+	log=$(mktemp)
 	for try in 1 2 3; do
-		echo "hspt: apt-get update (try $try)"
-		if $SUDO apt-get update -q; then
+		echo "hspt: apt-get update (try $try of 3)"
+		if $SUDO apt-get update -q >"$log" 2>&1; then
 			$SUDO touch "$stamp"
+			rm -f "$log"
 			exit 0
 		fi
 		sleep 5
 	done
-	echo "hspt: warning: apt-get update kept failing; going on with the package lists apt has" >&2
+	grep -E '^(E|W):' "$log" | sort -u >&2 || true
+	rm -f "$log"
+	# Do not retry on every call: what apt has is used, and a missing
+	# package is reported by name when it is needed.
+	$SUDO touch "$stamp"
+	echo "hspt: warning: apt-get update failed for some lists (above); going on with the package lists apt has" >&2
 fi

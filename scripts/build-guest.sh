@@ -12,7 +12,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 out=build/guest
-debs="${HSPT_CACHE:?}/downloads/debs"
+debs="${HSPT_CACHE:=$HOME/.cache/hspt}/downloads/debs"
 pins="$HSPT_CACHE/guest-pins"
 mkdir -p "$out" "$debs"
 

@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 flavour=$1
 src="$top/build/$flavour/src"
 bld="$top/build/$flavour/build"
-venv="${HSPT_CACHE:?}/venv"
+venv="${HSPT_CACHE:=$HOME/.cache/hspt}/venv"
 
 if [ ! -x "$venv/bin/meson" ]; then
 	echo "hspt: creating a Python venv with meson >= 1.5 ($venv)"

@@ -7,7 +7,7 @@
 set -euo pipefail
 dest=$1
 here=$(cd "$(dirname "$0")" && pwd)
-dl="${HSPT_CACHE:?}/downloads/qemu"
+dl="${HSPT_CACHE:=$HOME/.cache/hspt}/downloads/qemu"
 mkdir -p "$dl"
 rm -rf "$dest" "$dest.tmp"
 mkdir -p "$dest.tmp"

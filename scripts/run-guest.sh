@@ -28,11 +28,10 @@ while [ $# -gt 0 ]; do
 	--quiet) quiet=1; shift ;;
 	-h|--help) usage 0 ;;
 	-*) echo "run-guest: unknown option $1" >&2; usage 2 >&2 ;;
-	*) break ;;
+	*) [ -z "${workload:-}" ] || usage 2 >&2; workload=$1; shift ;;
 	esac
 done
-[ $# -eq 1 ] || usage 2 >&2
-workload=$1
+[ -n "${workload:-}" ] || usage 2 >&2
 case "$flavour" in hspt|stock) ;; *) echo "run-guest: --qemu must be hspt or stock" >&2; exit 2 ;; esac
 if [ "$workload" != shell ] && [ ! -x "$top/guest/workloads/$workload" ]; then
 	echo "run-guest: no workload '$workload' (have: shell $(ls "$top/guest/workloads" | tr '\n' ' '))" >&2
@@ -63,9 +62,11 @@ log=${log:-$top/build/logs/$workload.log}
 mkdir -p "$(dirname "$log")"
 [ "$quiet" = 1 ] || echo "run-guest: $(basename "$qemu") ($flavour)${plugin:+ }$( [ "$plugin" = 1 ] && echo "with the HSPT plugin" || echo "without plugin"): workload $workload (console log: $log)" >&2
 rc=0
+# QEMU's stderr (the plugin's table, any error) is shown after the results.
 timeout -k 10 "$timeout" "$qemu" "${args[@]}" -display none -serial stdio -monitor none \
-	</dev/null >"$log" || rc=$?
+	</dev/null >"$log" 2>"$log.stderr" || rc=$?
 grep -a '^@@HSPT' "$log" | tr -d '\r' || true
+cat "$log.stderr" >&2
 if [ "$rc" = 124 ]; then
 	echo "run-guest: QEMU timed out after ${timeout}s" >&2
 	exit 1

@@ -30,9 +30,18 @@ impl Default for Config {
 /// Keys the plugin understands, with a one-line description each (shown in
 /// error messages, so a typo tells the user what would have been valid).
 pub const KNOWN_KEYS: &[(&str, &str)] = &[
-    ("stats", "FILE: write per-process statistics as JSON to FILE at exit"),
-    ("table", "on|off: print the per-process table at exit (default on)"),
-    ("labels", "on|off: name processes after the program they exec (default on)"),
+    (
+        "stats",
+        "FILE: write per-process statistics as JSON to FILE at exit",
+    ),
+    (
+        "table",
+        "on|off: print the per-process table at exit (default on)",
+    ),
+    (
+        "labels",
+        "on|off: name processes after the program they exec (default on)",
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,11 +95,7 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             }
             "table" => config.table = parse_bool(key, value)?,
             "labels" => config.labels = parse_bool(key, value)?,
-            _ => {
-                return Err(ArgError(format!(
-                    "hspt: unknown plugin argument '{arg}'"
-                )))
-            }
+            _ => return Err(ArgError(format!("hspt: unknown plugin argument '{arg}'"))),
         }
         seen.push(key);
     }
@@ -110,7 +115,10 @@ mod tests {
     #[test]
     fn all_keys() {
         let c = parse(&["stats=/tmp/x.json", "table=off", "labels=no"]).unwrap();
-        assert_eq!(c.stats_file.as_deref(), Some(std::path::Path::new("/tmp/x.json")));
+        assert_eq!(
+            c.stats_file.as_deref(),
+            Some(std::path::Path::new("/tmp/x.json"))
+        );
         assert!(!c.table);
         assert!(!c.labels);
     }
@@ -129,9 +137,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_bool_and_empty_file_and_duplicates() {
-        assert!(parse(&["table=maybe"]).unwrap_err().0.contains("table=maybe"));
+        assert!(parse(&["table=maybe"])
+            .unwrap_err()
+            .0
+            .contains("table=maybe"));
         assert!(parse(&["stats="]).unwrap_err().0.contains("stats="));
-        assert!(parse(&["table=on", "table=off"]).unwrap_err().0.contains("twice"));
+        assert!(parse(&["table=on", "table=off"])
+            .unwrap_err()
+            .0
+            .contains("twice"));
     }
 
     #[test]

@@ -18,11 +18,13 @@ use hspt_shim as abi;
 use qemu_plugin::{PluginId, PluginU64, TranslationBlock, VCPUIndex};
 
 use crate::args::Config;
-use crate::label::{self, RecentExecs};
+use crate::label::{self, Outcome, RecentExecs};
 use crate::stats::{ProcessKey, ProcessStats, Report};
 
-/// How many user-mode entries of a context may try to label it.
+/// How many user-mode entries of a context may try to label it, and how
+/// many more may find its memory not yet readable.
 const LABEL_TRIES: u8 = 3;
+const LABEL_WAITS: u8 = 64;
 
 struct VcpuState {
     /// The context whose accesses are being counted now.
@@ -32,6 +34,7 @@ struct VcpuState {
     charged: u64,
     processes: HashMap<ProcessKey, ProcessStats>,
     label_tries: HashMap<ProcessKey, u8>,
+    label_waits: HashMap<ProcessKey, u8>,
 }
 
 struct Accel {
@@ -128,6 +131,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
                     charged: 0,
                     processes: HashMap::new(),
                     label_tries: HashMap::new(),
+                    label_waits: HashMap::new(),
                 })
             })
             .collect(),
@@ -177,7 +181,9 @@ extern "C" fn on_context_event(
     ctx: *const abi::hspt_arm_context,
 ) {
     // SAFETY: QEMU passes a pointer to a live snapshot for the call.
-    let Some(ctx) = (unsafe { ctx.as_ref() }) else { return };
+    let Some(ctx) = (unsafe { ctx.as_ref() }) else {
+        return;
+    };
     let a = accel();
     let now = a.read_counter(vcpu);
     let mut st = a.vcpu(vcpu);
@@ -208,8 +214,21 @@ fn maybe_label(st: &mut VcpuState, key: ProcessKey, user_sp: u32) {
         .recent_execs
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(found) = label::identify(user_sp, &mut recent, &label::GuestMemory) {
-        st.stats(key).label = Some(found);
+    match label::identify(user_sp, &mut recent, &label::GuestMemory) {
+        Outcome::Found(found) => st.stats(key).label = Some(found),
+        // A fork child's pages stay unreadable until it touches them (ARM
+        // Linux emulates the accessed bit): try again, within a bound.
+        Outcome::NotYet => {
+            if let Some(t) = st.label_tries.get_mut(&key) {
+                *t = t.saturating_sub(1);
+            }
+            let waits = st.label_waits.entry(key).or_insert(0);
+            *waits += 1;
+            if *waits >= LABEL_WAITS {
+                st.label_tries.insert(key, LABEL_TRIES);
+            }
+        }
+        Outcome::Unknown => {}
     }
 }
 

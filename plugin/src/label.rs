@@ -23,7 +23,7 @@ use crate::stats::LabelSource;
 const USER_TOP: u32 = 0xc000_0000;
 const MAX_ARGC: u32 = 4096;
 const MAX_NAME: usize = 256;
-const RECENT: usize = 16;
+const RECENT: usize = 64;
 
 /// Guest virtual memory as the current vCPU sees it.
 pub trait Memory {
@@ -33,9 +33,32 @@ pub trait Memory {
 /// The running guest, through the plugin API (debug reads, no side effects).
 pub struct GuestMemory;
 
+// GLib, linked into QEMU. The plugin API resizes the array it is given, so
+// it must be a real GByteArray (the `qemu-plugin` crate's own wrapper of
+// this call hands it a fake one, which corrupts memory: not used).
+extern "C" {
+    fn g_byte_array_sized_new(reserved: u32) -> *mut qemu_plugin::sys::GByteArray;
+    fn g_byte_array_free(array: *mut qemu_plugin::sys::GByteArray, free_segment: i32) -> *mut u8;
+}
+
 impl Memory for GuestMemory {
     fn read(&self, addr: u32, buf: &mut [u8]) -> bool {
-        qemu_plugin::qemu_plugin_read_memory_vaddr(addr as u64, buf).is_ok()
+        if buf.is_empty() {
+            return true;
+        }
+        // SAFETY: a fresh GByteArray from GLib, filled by QEMU with exactly
+        // buf.len() bytes on success (it sets the size itself), copied out
+        // only then, and freed with its data on every path.
+        unsafe {
+            let array = g_byte_array_sized_new(buf.len() as u32);
+            let ok = qemu_plugin::sys::qemu_plugin_read_memory_vaddr(addr as u64, array, buf.len());
+            if ok && (*array).len as usize == buf.len() {
+                std::ptr::copy_nonoverlapping((*array).data, buf.as_mut_ptr(), buf.len());
+            }
+            let ok = ok && (*array).len as usize == buf.len();
+            g_byte_array_free(array, 1);
+            ok
+        }
     }
 }
 
@@ -90,23 +113,47 @@ fn exec_stack<M: Memory>(mem: &M, sp: u32) -> Option<(u32, String)> {
     Some((argv0, name))
 }
 
+/// What [`identify`] found out.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Found((String, LabelSource)),
+    /// Some memory that could decide it is not readable yet.
+    NotYet,
+    Unknown,
+}
+
 /// Names the process whose user stack pointer is `sp`, if it can be known.
-pub fn identify<M: Memory>(
-    sp: u32,
-    recent: &mut RecentExecs,
-    mem: &M,
-) -> Option<(String, LabelSource)> {
+pub fn identify<M: Memory>(sp: u32, recent: &mut RecentExecs, mem: &M) -> Outcome {
+    if read_u32(mem, sp).is_none() {
+        return Outcome::NotYet;
+    }
     if let Some((addr, name)) = exec_stack(mem, sp) {
         if recent.entries.len() == RECENT {
             recent.entries.pop_back();
         }
         recent.entries.push_front((addr, name.clone()));
-        return Some((basename(&name), LabelSource::Exec));
+        return Outcome::Found((basename(&name), LabelSource::Exec));
     }
-    recent.entries.iter().find_map(|(addr, name)| {
-        (read_cstr(mem, *addr).as_deref() == Some(name.as_str()))
-            .then(|| (basename(name), LabelSource::Fork))
-    })
+    let mut unreadable = false;
+    let hit = recent.entries.iter().position(|(addr, name)| {
+        if read_u32(mem, *addr & !3).is_none() {
+            unreadable = true;
+            return false;
+        }
+        read_cstr(mem, *addr).as_deref() == Some(name.as_str())
+    });
+    let Some(hit) = hit else {
+        return if unreadable {
+            Outcome::NotYet
+        } else {
+            Outcome::Unknown
+        };
+    };
+    // Parents that fork often stay near the front.
+    let entry = recent.entries.remove(hit).expect("index from position()");
+    let label = basename(&entry.1);
+    recent.entries.push_front(entry);
+    Outcome::Found((label, LabelSource::Fork))
 }
 
 #[cfg(test)]
@@ -124,7 +171,9 @@ mod tests {
         fn write(&mut self, addr: u32, data: &[u8]) {
             for (i, &b) in data.iter().enumerate() {
                 let a = addr + i as u32;
-                self.pages.entry(a & !0xfff).or_insert_with(|| vec![0; 4096])[(a & 0xfff) as usize] = b;
+                self.pages
+                    .entry(a & !0xfff)
+                    .or_insert_with(|| vec![0; 4096])[(a & 0xfff) as usize] = b;
             }
         }
     }
@@ -160,18 +209,30 @@ mod tests {
     fn labels_a_fresh_exec_by_basename() {
         let m = exec_image(0xbeff_f000, &["/usr/bin/gzip", "-9"]);
         let mut r = RecentExecs::default();
-        assert_eq!(identify(0xbeff_f000, &mut r, &m), Some(("gzip".into(), LabelSource::Exec)));
+        assert_eq!(
+            identify(0xbeff_f000, &mut r, &m),
+            Outcome::Found(("gzip".into(), LabelSource::Exec))
+        );
     }
 
     #[test]
     fn labels_a_fork_child_from_its_parents_argv() {
         let parent = exec_image(0xbeff_f000, &["/bin/sh", "-c", "x"]);
         let mut r = RecentExecs::default();
-        identify(0xbeff_f000, &mut r, &parent).unwrap();
+        assert!(matches!(
+            identify(0xbeff_f000, &mut r, &parent),
+            Outcome::Found(_)
+        ));
         // The child runs deeper in the same stack: no argc at its sp.
         let mut child = exec_image(0xbeff_f000, &["/bin/sh", "-c", "x"]);
         child.write(0xbeff_e000, &[0xff; 64]);
-        assert_eq!(identify(0xbeff_e000, &mut r, &child), Some(("sh".into(), LabelSource::Fork)));
+        assert_eq!(
+            identify(0xbeff_e000, &mut r, &child),
+            Outcome::Found(("sh".into(), LabelSource::Fork))
+        );
+        // Before the child touched its stack, nothing is decided.
+        let untouched = FakeMemory::default();
+        assert_eq!(identify(0xbeff_e000, &mut r, &untouched), Outcome::NotYet);
     }
 
     #[test]
@@ -179,10 +240,10 @@ mod tests {
         let mut r = RecentExecs::default();
         let mut m = FakeMemory::default();
         m.write(0x1000, &[0x05, 0, 0, 0, 0x00, 0x00, 0x00, 0xd0]); // argv0 in the kernel
-        assert_eq!(identify(0x1000, &mut r, &m), None);
-        assert_eq!(identify(0x9000, &mut r, &m), None); // unmapped
+        assert_eq!(identify(0x1000, &mut r, &m), Outcome::Unknown);
+        assert_eq!(identify(0x9000, &mut r, &m), Outcome::NotYet); // unmapped
         let mut bad = exec_image(0x2000, &["ok"]);
         bad.write(0x2100, b"\x01\x02\0"); // not printable
-        assert_eq!(identify(0x2000, &mut r, &bad), None);
+        assert_eq!(identify(0x2000, &mut r, &bad), Outcome::Unknown);
     }
 }

@@ -11,6 +11,8 @@
 //! - [`label`]: naming a process after the program it runs;
 //! - [`stats`]: the counters and the exit report (table, JSON).
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod args;
 pub mod hooks;
 pub mod label;
@@ -23,6 +25,8 @@ use qemu_plugin::{PluginId, TranslationBlock};
 /// The plugin object the `qemu-plugin` crate drives. Only translation-time
 /// work goes through it (the crate takes a global lock per callback); the
 /// per-access counting is inline TCG code and the hooks are plain C calls.
+// Unit tests do not load the plugin (no constructor, see the end).
+#[cfg_attr(test, allow(dead_code))]
 #[derive(Default)]
 struct HsptPlugin;
 
@@ -61,6 +65,7 @@ impl HasCallbacks for HsptPlugin {
 }
 
 /// Stops QEMU at start-up with a clear message (never a panic or core dump).
+#[cfg_attr(test, allow(dead_code))]
 fn fail(msg: &str) -> ! {
     eprintln!("{msg}");
     std::process::exit(1);
@@ -68,6 +73,7 @@ fn fail(msg: &str) -> ! {
 
 /// The `qemu-plugin` crate turns a malformed argument (no `=`) into a panic
 /// before our code runs; make that a clear message naming the argument.
+#[cfg_attr(test, allow(dead_code))]
 fn install_panic_message() {
     std::panic::set_hook(Box::new(|info| {
         let text = info
@@ -82,11 +88,15 @@ fn install_panic_message() {
             eprintln!("hspt: plugin argument '{arg}' is not of the form key=value");
             std::process::exit(1);
         }
-        eprintln!("hspt: internal error: {text} ({})", info.location().map(|l| l.to_string()).unwrap_or_default());
+        eprintln!(
+            "hspt: internal error: {text} ({})",
+            info.location().map(|l| l.to_string()).unwrap_or_default()
+        );
         std::process::abort();
     }));
 }
 
+#[cfg_attr(test, allow(dead_code))]
 fn new_plugin() -> HsptPlugin {
     install_panic_message();
     HsptPlugin

@@ -33,7 +33,11 @@ impl ProcessKey {
     pub fn from_context(ctx: &abi::hspt_arm_context) -> Self {
         if ctx.long_desc != 0 {
             // LPAE: the ASID is in TTBR0 or, with TTBCR.A1, in TTBR1.
-            let asid_reg = if ctx.ttbcr & (1 << 22) != 0 { ctx.ttbr1 } else { ctx.ttbr0 };
+            let asid_reg = if ctx.ttbcr & (1 << 22) != 0 {
+                ctx.ttbr1
+            } else {
+                ctx.ttbr0
+            };
             ProcessKey {
                 asid: ((asid_reg >> 48) & 0xff) as u16,
                 ttbr0: ctx.ttbr0 & 0x0000_00ff_ffff_fff0,
@@ -137,13 +141,20 @@ impl Report {
     /// The human-readable table printed at exit.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let shown: Vec<_> = self.processes.iter().filter(|(_, s)| s.user_accesses > 0).collect();
+        let shown: Vec<_> = self
+            .processes
+            .iter()
+            .filter(|(_, s)| s.user_accesses > 0)
+            .collect();
         let hidden = self.processes.len() - shown.len();
         // Only TLB kinds and flush reasons that occurred get a column.
         let totals = self.totals();
-        let tlbi_cols: Vec<usize> = (0..TLBI_NAMES.len()).filter(|&i| totals.tlbi[i] > 0).collect();
-        let flush_cols: Vec<usize> =
-            (0..FLUSH_NAMES.len()).filter(|&i| totals.qemu_flushes[i] > 0).collect();
+        let tlbi_cols: Vec<usize> = (0..TLBI_NAMES.len())
+            .filter(|&i| totals.tlbi[i] > 0)
+            .collect();
+        let flush_cols: Vec<usize> = (0..FLUSH_NAMES.len())
+            .filter(|&i| totals.qemu_flushes[i] > 0)
+            .collect();
 
         let _ = writeln!(
             out,
@@ -163,7 +174,12 @@ impl Report {
             let _ = write!(header, " {:>11}", format!("flush.{}", FLUSH_NAMES[i]));
         }
         let _ = writeln!(out, "{header}");
-        let row = |out: &mut String, n: String, asid: String, ttbr: String, name: &str, s: &ProcessStats| {
+        let row = |out: &mut String,
+                   n: String,
+                   asid: String,
+                   ttbr: String,
+                   name: &str,
+                   s: &ProcessStats| {
             let mut line = format!(
                 "{:>4} {:>4} {:>10} {:<16} {:>14} {:>14} {:>8}",
                 n, asid, ttbr, name, s.user_accesses, s.kernel_accesses, s.user_entries
@@ -182,9 +198,23 @@ impl Report {
                 Some((l, LabelSource::Fork)) => truncate(&format!("{l}*"), 16),
                 None => "?".to_string(),
             };
-            row(&mut out, (n + 1).to_string(), k.asid.to_string(), format!("{:#x}", k.ttbr0), &name, s);
+            row(
+                &mut out,
+                (n + 1).to_string(),
+                k.asid.to_string(),
+                format!("{:#x}", k.ttbr0),
+                &name,
+                s,
+            );
         }
-        row(&mut out, String::new(), String::new(), String::new(), "TOTAL", &totals);
+        row(
+            &mut out,
+            String::new(),
+            String::new(),
+            String::new(),
+            "TOTAL",
+            &totals,
+        );
         if hidden > 0 {
             let _ = writeln!(
                 out,
@@ -210,9 +240,18 @@ impl Report {
             json_names(&FLUSH_NAMES)
         );
         for (n, (k, s)) in self.processes.iter().enumerate() {
-            let _ = write!(out, "{}\n    {}", if n == 0 { "" } else { "," }, process_json(Some(k), s));
+            let _ = write!(
+                out,
+                "{}\n    {}",
+                if n == 0 { "" } else { "," },
+                process_json(Some(k), s)
+            );
         }
-        let _ = write!(out, "\n  ],\n  \"totals\": {}\n}}\n", process_json(None, &self.totals()));
+        let _ = write!(
+            out,
+            "\n  ],\n  \"totals\": {}\n}}\n",
+            process_json(None, &self.totals())
+        );
         out
     }
 }
@@ -231,7 +270,11 @@ fn json_names(names: &[&str]) -> String {
 }
 
 fn json_counts(names: &[&str], counts: &[u64]) -> String {
-    let fields: Vec<String> = names.iter().zip(counts).map(|(n, c)| format!("\"{n}\": {c}")).collect();
+    let fields: Vec<String> = names
+        .iter()
+        .zip(counts)
+        .map(|(n, c)| format!("\"{n}\": {c}"))
+        .collect();
     format!("{{{}}}", fields.join(", "))
 }
 
@@ -294,14 +337,26 @@ mod tests {
     #[test]
     fn short_descriptor_key_drops_walk_attributes_and_pid_bits() {
         let a = ProcessKey::from_context(&ctx(0x1234_5607, 0x4a8c_406a));
-        assert_eq!(a, ProcessKey { asid: 7, ttbr0: 0x4a8c_4000 });
+        assert_eq!(
+            a,
+            ProcessKey {
+                asid: 7,
+                ttbr0: 0x4a8c_4000
+            }
+        );
     }
 
     #[test]
     fn lpae_key_takes_asid_from_ttbr0_or_ttbr1() {
         let mut c = ctx(0, (9u64 << 48) | 0x8000_1000);
         c.long_desc = 1;
-        assert_eq!(ProcessKey::from_context(&c), ProcessKey { asid: 9, ttbr0: 0x8000_1000 });
+        assert_eq!(
+            ProcessKey::from_context(&c),
+            ProcessKey {
+                asid: 9,
+                ttbr0: 0x8000_1000
+            }
+        );
         c.ttbcr = 1 << 22;
         c.ttbr1 = 5u64 << 48;
         assert_eq!(ProcessKey::from_context(&c).asid, 5);
@@ -309,12 +364,29 @@ mod tests {
 
     #[test]
     fn report_merges_vcpus_orders_and_totals() {
-        let k1 = ProcessKey { asid: 1, ttbr0: 0x1000 };
-        let k2 = ProcessKey { asid: 2, ttbr0: 0x2000 };
+        let k1 = ProcessKey {
+            asid: 1,
+            ttbr0: 0x1000,
+        };
+        let k2 = ProcessKey {
+            asid: 2,
+            ttbr0: 0x2000,
+        };
         let mut a = HashMap::new();
         let mut b = HashMap::new();
-        a.insert(k2, ProcessStats { first_seen: 2, user_accesses: 5, ..Default::default() });
-        let mut s1 = ProcessStats { first_seen: 1, user_accesses: 7, ..Default::default() };
+        a.insert(
+            k2,
+            ProcessStats {
+                first_seen: 2,
+                user_accesses: 5,
+                ..Default::default()
+            },
+        );
+        let mut s1 = ProcessStats {
+            first_seen: 1,
+            user_accesses: 7,
+            ..Default::default()
+        };
         s1.tlbi[abi::HSPT_TLBI_MVA_IS as usize] = 3;
         a.insert(k1, s1.clone());
         b.insert(k1, s1);

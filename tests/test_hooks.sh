@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Every hook fires: a guest program that forks and calls munmap/mprotect
+# must show, in the JSON, page-sized TLB maintenance in its own process,
+# ASID/all-level maintenance, QEMU's DACR and CONTEXTIDR flushes, its fork
+# children as separate processes, and user/kernel attribution.
+source "$(dirname "$0")/lib.sh"
+scripts/run-guest.sh --plugin table=off --stats "$work/tlb.json" --log "$work/tlb.log" tlb
+python3 - "$work/tlb.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+procs = d["processes"]
+def tlbi(p, *kinds): return sum(p["tlb_maintenance"][k] for k in kinds)
+page_kinds = ("mva", "mvaa", "mva_is", "mvaa_is")
+wide_kinds = ("all", "asid", "all_is", "asid_is")
+main = [p for p in procs if p["label"] == "tlbtest" and p["label_source"] == "exec"]
+kids = [p for p in procs if p["label"] == "tlbtest" and p["label_source"] == "fork"]
+assert len(main) == 1, f"expected one exec'd tlbtest process, got {len(main)}"
+m = main[0]
+print("tlbtest:", {k: v for k, v in m["tlb_maintenance"].items() if v}, "user", m["user_accesses"])
+# 16 munmaps of 64 pages + 8 x 2 mprotects of 64 pages: >= 2048 pages.
+assert tlbi(m, *page_kinds) >= 2048, f"page TLB maintenance missing: {m['tlb_maintenance']}"
+assert tlbi(m, *wide_kinds) >= 1, f"ASID/all TLB maintenance missing: {m['tlb_maintenance']}"
+assert m["user_accesses"] > 100000 and m["kernel_accesses"] > 0
+assert m["user_entries"] > 100
+assert len(kids) == 8, f"expected 8 fork children, got {len(kids)}"
+for k in kids:
+    # each child wrote 64 pages: 64 * 4096 / 4-byte stores at least
+    assert k["user_accesses"] > 64 * 1024, k
+t = d["totals"]
+assert t["qemu_flushes"]["dacr"] > 1000, t["qemu_flushes"]
+assert t["qemu_flushes"]["contextidr"] > 20, t["qemu_flushes"]
+assert t["qemu_flushes"]["sctlr"] >= 1, t["qemu_flushes"]
+distinct = {(p["asid"], p["ttbr0"]) for p in procs if p["user_accesses"] > 0}
+assert len(distinct) >= 10, f"only {len(distinct)} processes with user accesses"
+print("ok:", len(distinct), "processes; totals", t["tlb_maintenance"], t["qemu_flushes"])
+PY

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The plugin refuses bad arguments with a message naming the argument, and
+# refuses a QEMU without the HSPT patches; good arguments are accepted.
+source "$(dirname "$0")/lib.sh"
+
+# QEMU loads plugins before it builds the machine: a refusal is immediate.
+expect_refusal() {
+	local qemu=$1 args=$2 needle=$3 rc=0
+	timeout 30 "$qemu" -M virt -cpu cortex-a15 -display none -nic none -monitor none \
+		-plugin "$PLUGIN$args" </dev/null >"$work/out" 2>&1 || rc=$?
+	[ "$rc" != 0 ] && [ "$rc" != 124 ] || { cat "$work/out"; fail "'$args' was accepted (rc=$rc)"; }
+	grep -qF -- "$needle" "$work/out" || { cat "$work/out"; fail "'$args': message lacks: $needle"; }
+	grep -q "panicked\|core dumped" "$work/out" && { cat "$work/out"; fail "'$args': crashed instead of a message"; }
+	echo "refused '$args': $(grep -F -- "$needle" "$work/out" | head -n1)"
+}
+expect_refusal "$QEMU_HSPT" ",bogus=1" "unknown plugin argument 'bogus=1'"
+expect_refusal "$QEMU_HSPT" ",table" "plugin argument 'table' is not of the form key=value"
+expect_refusal "$QEMU_HSPT" ",table=maybe" "'table=maybe': expected on or off"
+expect_refusal "$QEMU_HSPT" ",stats=" "'stats=' needs a file name"
+expect_refusal "$QEMU_HSPT" ",labels=on,labels=off" "'labels' given twice"
+expect_refusal "$QEMU_STOCK" "" "this QEMU has no HSPT support"
+
+say "good arguments are accepted (boot workload)"
+scripts/run-guest.sh --plugin "table=off,labels=off" --stats "$work/s.json" --log "$work/boot.log" boot 2>"$work/err"
+[ -s "$work/s.json" ] || fail "stats=FILE was not written"
+grep -q "per-process statistics" "$work/err" && fail "table=off still printed the table"
+python3 - "$work/s.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert all(p["label"] is None for p in d["processes"]), "labels=off still labelled"
+assert d["totals"]["user_accesses"] > 0, "no user accesses counted"
+PY
+echo "ok"
