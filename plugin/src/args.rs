@@ -15,6 +15,14 @@ pub struct Config {
     pub table: bool,
     /// Label processes with their program name read from guest memory.
     pub labels: bool,
+    /// Accelerate (hosted shadow page tables); off keeps the statistics.
+    pub hspt: bool,
+    /// Count guest memory accesses (inline code per access; off saves
+    /// that cost, and access and hit counts then read 0).
+    pub accesses: bool,
+    /// Number of windows: 1 = Shared SPT, 256 = Private SPT, between =
+    /// Group-shared SPT.
+    pub slots: usize,
 }
 
 impl Default for Config {
@@ -23,9 +31,14 @@ impl Default for Config {
             stats_file: None,
             table: true,
             labels: true,
+            hspt: true,
+            accesses: true,
+            slots: DEFAULT_SLOTS,
         }
     }
 }
+
+pub const DEFAULT_SLOTS: usize = 8;
 
 /// Keys the plugin understands, with a one-line description each (shown in
 /// error messages, so a typo tells the user what would have been valid).
@@ -95,6 +108,18 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             }
             "table" => config.table = parse_bool(key, value)?,
             "labels" => config.labels = parse_bool(key, value)?,
+            "hspt" => config.hspt = parse_bool(key, value)?,
+            "accesses" => config.accesses = parse_bool(key, value)?,
+            "slots" => {
+                config.slots = match value.parse::<usize>() {
+                    Ok(n) if (1..=256).contains(&n) => n,
+                    _ => {
+                        return Err(ArgError(format!(
+                            "hspt: bad value in plugin argument '{arg}': expected a number of windows from 1 to 256"
+                        )))
+                    }
+                }
+            }
             _ => return Err(ArgError(format!("hspt: unknown plugin argument '{arg}'"))),
         }
         seen.push(key);
@@ -126,7 +151,17 @@ mod tests {
     #[test]
     fn rejects_unknown_key_naming_it() {
         let e = parse(&["slots=8", "bogus=1"]).unwrap_err();
-        assert!(e.0.contains("'slots=8'"), "{e}");
+        assert!(e.0.contains("'bogus=1'"), "{e}");
+    }
+
+    #[test]
+    fn slots_and_hspt() {
+        let c = parse(&["slots=256", "hspt=off"]).unwrap();
+        assert_eq!((c.slots, c.hspt), (256, false));
+        assert_eq!(parse(&["slots=1"]).unwrap().slots, 1);
+        for bad in ["slots=0", "slots=257", "slots=x", "slots=-1"] {
+            assert!(parse(&[bad]).unwrap_err().0.contains(bad), "{bad}");
+        }
     }
 
     #[test]

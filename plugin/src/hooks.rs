@@ -18,6 +18,7 @@ use hspt_shim as abi;
 use qemu_plugin::{PluginId, PluginU64, TranslationBlock, VCPUIndex};
 
 use crate::args::Config;
+use crate::engine::{self, SptCounters};
 use crate::label::{self, Outcome, RecentExecs};
 use crate::stats::{ProcessKey, ProcessStats, Report};
 
@@ -84,7 +85,8 @@ impl VcpuState {
         })
     }
 
-    /// Charges accesses counted since the last hook to the current context.
+    /// Charges accesses counted since the last hook, and the engine's SPT
+    /// counters, to the current context.
     fn charge(&mut self, counter_now: u64) {
         let delta = counter_now.wrapping_sub(self.charged);
         self.charged = counter_now;
@@ -95,6 +97,14 @@ impl VcpuState {
                 s.user_accesses += delta;
             } else {
                 s.kernel_accesses += delta;
+            }
+        }
+        // SAFETY: hooks run on the vCPU thread, outside the fault handler.
+        if let Some(e) = unsafe { engine::engine() } {
+            let spt = e.take_counters();
+            if spt != SptCounters::default() {
+                let key = self.key;
+                self.stats(key).spt.add(&spt);
             }
         }
     }
@@ -150,10 +160,20 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
         context_event: Some(on_context_event),
         tlb_maintenance: Some(on_tlb_maintenance),
         qemu_flush: Some(on_qemu_flush),
+        protect_code: Some(on_protect_code),
     }));
+    let mut api: *const abi::hspt_qemu_api = std::ptr::null();
     // SAFETY: `register` is QEMU's function (see above); `ops` is 'static.
-    if unsafe { register(id, ops) } != 0 {
+    if unsafe { register(id, ops, &mut api) } != 0 {
         return Err("hspt: QEMU refused the HSPT registration (see the message above)".into());
+    }
+    // SAFETY: QEMU hands out a pointer to its static service table.
+    let api: &'static abi::hspt_qemu_api =
+        unsafe { api.as_ref() }.ok_or("hspt: QEMU gave no HSPT services")?;
+    let a = accel();
+    if a.config.hspt {
+        check_supported(api, vcpus)?;
+        engine::start(api, a.config.slots)?;
     }
     qemu_plugin::qemu_plugin_register_atexit_cb(id, |_| report_at_exit())
         .map_err(|e| format!("hspt: cannot register the exit report: {e}"))?;
@@ -162,6 +182,9 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
 
 /// Translation time: count every memory access of every instruction, inline.
 pub fn instrument_tb(tb: &TranslationBlock) {
+    if !accel().config.accesses {
+        return;
+    }
     let counter = accel().accesses.0;
     for insn in tb.instructions() {
         qemu_plugin::qemu_plugin_register_vcpu_mem_inline_per_vcpu(
@@ -174,31 +197,68 @@ pub fn instrument_tb(tb: &TranslationBlock) {
     }
 }
 
+/// Unsupported set-ups are refused, not silently slowed down or crashed.
+fn check_supported(api: &abi::hspt_qemu_api, vcpus: usize) -> Result<(), String> {
+    if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+        return Err(
+            "hspt: hspt=on needs an x86-64 Linux host; use hspt=off for statistics only".into(),
+        );
+    }
+    // SAFETY: QEMU's own query functions, no arguments.
+    let (smp, icount) = unsafe {
+        (
+            api.vcpu_count.map(|f| f()).unwrap_or(1).max(vcpus as i32),
+            api.icount_or_replay.map(|f| f()).unwrap_or(0),
+        )
+    };
+    if smp > 1 {
+        return Err(format!(
+            "hspt: {smp} vCPUs (-smp) are not supported with hspt=on yet: use -smp 1, or hspt=off for statistics only"
+        ));
+    }
+    if icount != 0 {
+        return Err(
+            "hspt: icount and record/replay are not supported with hspt=on: \
+                    drop -icount/-rr, or use hspt=off"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 extern "C" fn on_context_event(
     _opaque: *mut c_void,
     vcpu: u32,
     event: u32,
     ctx: *const abi::hspt_arm_context,
-) {
+) -> i32 {
     // SAFETY: QEMU passes a pointer to a live snapshot for the call.
     let Some(ctx) = (unsafe { ctx.as_ref() }) else {
-        return;
+        return 0;
     };
     let a = accel();
     let now = a.read_counter(vcpu);
     let mut st = a.vcpu(vcpu);
     st.charge(now);
     st.key = ProcessKey::from_context(ctx);
-    if event == abi::HSPT_CTX_MODE {
-        st.user = ctx.mode == abi::HSPT_ARM_MODE_USR;
-        if st.user {
-            let key = st.key;
-            st.stats(key).user_entries += 1;
-            if a.config.labels {
-                maybe_label(&mut st, key, ctx.regs_sp);
-            }
-        }
+    if event != abi::HSPT_CTX_MODE {
+        return 0;
     }
+    st.user = ctx.mode == abi::HSPT_ARM_MODE_USR;
+    // SAFETY: hooks run on the vCPU thread, outside the fault handler.
+    let engine = unsafe { engine::engine() };
+    if !st.user {
+        if let Some(e) = engine {
+            e.leave_user();
+        }
+        return 0;
+    }
+    let key = st.key;
+    st.stats(key).user_entries += 1;
+    if a.config.labels {
+        maybe_label(&mut st, key, ctx.regs_sp);
+    }
+    engine.is_some_and(|e| e.enter_user(ctx)) as i32
 }
 
 fn maybe_label(st: &mut VcpuState, key: ProcessKey, user_sp: u32) {
@@ -232,7 +292,11 @@ fn maybe_label(st: &mut VcpuState, key: ProcessKey, user_sp: u32) {
     }
 }
 
-extern "C" fn on_tlb_maintenance(_opaque: *mut c_void, vcpu: u32, kind: u32, _operand: u64) {
+extern "C" fn on_tlb_maintenance(_opaque: *mut c_void, vcpu: u32, kind: u32, operand: u64) {
+    // SAFETY: hooks run on the vCPU thread, outside the fault handler.
+    if let Some(e) = unsafe { engine::engine() } {
+        e.tlb_maintenance(kind, operand);
+    }
     let mut st = accel().vcpu(vcpu);
     let key = st.key;
     let kind = (kind as usize).min(abi::HSPT_TLBI_OTHER as usize);
@@ -240,10 +304,22 @@ extern "C" fn on_tlb_maintenance(_opaque: *mut c_void, vcpu: u32, kind: u32, _op
 }
 
 extern "C" fn on_qemu_flush(_opaque: *mut c_void, vcpu: u32, reason: u32) {
+    // SAFETY: hooks run on the vCPU thread, outside the fault handler.
+    if let Some(e) = unsafe { engine::engine() } {
+        e.qemu_flush(reason);
+    }
     let mut st = accel().vcpu(vcpu);
     let key = st.key;
     if let Some(slot) = st.stats(key).qemu_flushes.get_mut(reason as usize) {
         *slot += 1;
+    }
+}
+
+extern "C" fn on_protect_code(_opaque: *mut c_void, ram_addr: u64) {
+    // SAFETY: called on the vCPU thread while translating, outside the
+    // fault handler.
+    if let Some(e) = unsafe { engine::engine() } {
+        e.protect_code(ram_addr);
     }
 }
 
@@ -257,7 +333,9 @@ fn report_at_exit() {
             std::mem::take(&mut st.processes)
         })
         .collect();
-    let report = Report::new(per_vcpu);
+    // SAFETY: the vCPUs have stopped.
+    let pool = unsafe { engine::engine() }.map(|e| (e.pool.nslots(), e.pool.stats));
+    let report = Report::new(per_vcpu, pool);
     if a.config.table {
         // Straight to stderr: qemu_plugin_outs() only prints under `-d plugin`.
         eprint!("{}", report.table());

@@ -14,6 +14,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod args;
+pub mod engine;
 pub mod hooks;
 pub mod label;
 pub mod stats;

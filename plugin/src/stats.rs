@@ -11,14 +11,24 @@ use std::fmt::Write as _;
 
 use hspt_shim as abi;
 
+use crate::engine::pool::PoolStats;
+use crate::engine::SptCounters;
+
 /// Guest TLB-maintenance kinds, in `enum hspt_tlbi_kind` order.
 pub const TLBI_NAMES: [&str; abi::HSPT_TLBI_KINDS as usize] = [
     "all", "asid", "mva", "mvaa", "all_is", "asid_is", "mva_is", "mvaa_is", "other",
 ];
 
 /// QEMU's own flush reasons, in `enum hspt_flush_reason` order.
-pub const FLUSH_NAMES: [&str; abi::HSPT_FLUSH_REASONS as usize] =
-    ["dacr", "contextidr", "ttbr", "ttbcr", "sctlr", "fcseidr"];
+pub const FLUSH_NAMES: [&str; abi::HSPT_FLUSH_REASONS as usize] = [
+    "dacr",
+    "contextidr",
+    "ttbr",
+    "ttbcr",
+    "sctlr",
+    "fcseidr",
+    "memory_map",
+];
 
 /// Identity of a guest translation context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -77,6 +87,8 @@ pub struct ProcessStats {
     pub user_entries: u64,
     pub tlbi: [u64; abi::HSPT_TLBI_KINDS as usize],
     pub qemu_flushes: [u64; abi::HSPT_FLUSH_REASONS as usize],
+    /// The shadow page tables' work for this process (hspt=on).
+    pub spt: SptCounters,
 }
 
 impl ProcessStats {
@@ -94,6 +106,13 @@ impl ProcessStats {
         for (a, b) in self.qemu_flushes.iter_mut().zip(other.qemu_flushes) {
             *a += b;
         }
+        self.spt.add(&other.spt);
+    }
+
+    /// User-mode accesses that needed no fault (each miss ends in one
+    /// completed access, counted in `user_accesses`).
+    pub fn spt_hits(&self) -> u64 {
+        self.user_accesses.saturating_sub(self.spt.misses())
     }
 
     fn is_empty(&self) -> bool {
@@ -102,6 +121,7 @@ impl ProcessStats {
             && self.user_entries == 0
             && self.tlbi.iter().all(|&n| n == 0)
             && self.qemu_flushes.iter().all(|&n| n == 0)
+            && self.spt == SptCounters::default()
     }
 }
 
@@ -109,10 +129,15 @@ impl ProcessStats {
 pub struct Report {
     pub processes: Vec<(ProcessKey, ProcessStats)>,
     pub vcpus: usize,
+    /// (slots, pool counters) when the engine ran (hspt=on).
+    pub pool: Option<(usize, PoolStats)>,
 }
 
 impl Report {
-    pub fn new(per_vcpu: Vec<HashMap<ProcessKey, ProcessStats>>) -> Self {
+    pub fn new(
+        per_vcpu: Vec<HashMap<ProcessKey, ProcessStats>>,
+        pool: Option<(usize, PoolStats)>,
+    ) -> Self {
         let vcpus = per_vcpu.len();
         let mut all: HashMap<ProcessKey, ProcessStats> = HashMap::new();
         for map in per_vcpu {
@@ -127,7 +152,11 @@ impl Report {
         }
         let mut processes: Vec<_> = all.into_iter().filter(|(_, s)| !s.is_empty()).collect();
         processes.sort_by_key(|(k, s)| (s.first_seen, *k));
-        Report { processes, vcpus }
+        Report {
+            processes,
+            vcpus,
+            pool,
+        }
     }
 
     fn totals(&self) -> ProcessStats {
@@ -173,6 +202,12 @@ impl Report {
         for &i in &flush_cols {
             let _ = write!(header, " {:>11}", format!("flush.{}", FLUSH_NAMES[i]));
         }
+        let spt = self.pool.is_some();
+        if spt {
+            for h in SPT_COLUMNS {
+                let _ = write!(header, " {h:>11}");
+            }
+        }
         let _ = writeln!(out, "{header}");
         let row = |out: &mut String,
                    n: String,
@@ -189,6 +224,30 @@ impl Report {
             }
             for &i in &flush_cols {
                 let _ = write!(line, " {:>11}", s.qemu_flushes[i]);
+            }
+            if spt {
+                let hit = if s.user_accesses == 0 {
+                    "-".to_string()
+                } else {
+                    format!(
+                        "{:.3}%",
+                        100.0 * s.spt_hits() as f64 / s.user_accesses as f64
+                    )
+                };
+                let c = &s.spt;
+                for v in [
+                    hit,
+                    c.miss_unmapped.to_string(),
+                    c.miss_permission.to_string(),
+                    c.miss_code.to_string(),
+                    c.miss_special.to_string(),
+                    c.guest_faults.to_string(),
+                    c.pages_mapped.to_string(),
+                    c.pages_invalidated.to_string(),
+                    c.windows_reset.to_string(),
+                ] {
+                    let _ = write!(line, " {v:>11}");
+                }
             }
             let _ = writeln!(out, "{line}");
         };
@@ -225,6 +284,25 @@ impl Report {
             out,
             "(PROCESS: program name from exec; * = forked child that did not exec; ? = unknown)"
         );
+        match &self.pool {
+            Some((slots, p)) => {
+                let _ = writeln!(
+                    out,
+                    "hspt: SPT on, {slots} window{} ({} used, {} LRU evictions, {} for the VMA budget); \
+                     mapped pages peak {} (budget {} VMAs of vm.max_map_count {})",
+                    if *slots == 1 { "" } else { "s" },
+                    p.windows_used,
+                    p.evictions,
+                    p.budget_evictions,
+                    p.mapped_peak,
+                    p.vma_budget,
+                    p.max_map_count
+                );
+            }
+            None => {
+                let _ = writeln!(out, "hspt: SPT off (hspt=off): statistics only");
+            }
+        }
         out
     }
 
@@ -247,14 +325,43 @@ impl Report {
                 process_json(Some(k), s)
             );
         }
+        let pool = match &self.pool {
+            Some((slots, p)) => format!(
+                "{{\"enabled\": true, \"slots\": {slots}, \"windows_used\": {}, \"evictions\": {}, \"budget_evictions\": {}, \"window_resets\": {}, \"mapped_pages_peak\": {}, \"mapped_pages_at_exit\": {}, \"vma_budget\": {}, \"max_map_count\": {}, \"rmap_overflows\": {}}}",
+                p.windows_used,
+                p.evictions,
+                p.budget_evictions,
+                p.resets,
+                p.mapped_peak,
+                p.mapped_now,
+                p.vma_budget,
+                p.max_map_count,
+                p.rmap_overflows
+            ),
+            None => "{\"enabled\": false}".to_string(),
+        };
         let _ = write!(
             out,
-            "\n  ],\n  \"totals\": {}\n}}\n",
-            process_json(None, &self.totals())
+            "\n  ],\n  \"totals\": {},\n  \"hspt\": {}\n}}\n",
+            process_json(None, &self.totals()),
+            pool
         );
         out
     }
 }
+
+/// SPT columns of the table (hspt=on).
+const SPT_COLUMNS: [&str; 9] = [
+    "spt.hit%",
+    "miss.unmap",
+    "miss.perm",
+    "miss.code",
+    "miss.special",
+    "guest.fault",
+    "pages.mapped",
+    "inval.pages",
+    "inval.windows",
+];
 
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -310,14 +417,25 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
             k.asid, k.ttbr0, label, source
         );
     }
+    let c = &s.spt;
     let _ = write!(
         out,
-        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}}}",
+        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"pages_mapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"code_protects\": {}}}}}",
         s.user_accesses,
         s.kernel_accesses,
         s.user_entries,
         json_counts(&TLBI_NAMES, &s.tlbi),
-        json_counts(&FLUSH_NAMES, &s.qemu_flushes)
+        json_counts(&FLUSH_NAMES, &s.qemu_flushes),
+        s.spt_hits(),
+        c.miss_unmapped,
+        c.miss_permission,
+        c.miss_code,
+        c.miss_special,
+        c.guest_faults,
+        c.pages_mapped,
+        c.pages_invalidated,
+        c.windows_reset,
+        c.code_protects
     );
     out
 }
@@ -391,7 +509,7 @@ mod tests {
         a.insert(k1, s1.clone());
         b.insert(k1, s1);
         b.insert(ProcessKey { asid: 3, ttbr0: 0 }, ProcessStats::default());
-        let r = Report::new(vec![a, b]);
+        let r = Report::new(vec![a, b], None);
         assert_eq!(r.processes.len(), 2, "empty contexts are dropped");
         assert_eq!(r.processes[0].0, k1);
         assert_eq!(r.processes[0].1.user_accesses, 14);

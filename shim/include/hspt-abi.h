@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change to this file. */
-#define HSPT_ABI_VERSION 1
+#define HSPT_ABI_VERSION 2
 
 /* Guest TLB-maintenance operations (AArch32 CP15 c8), as executed. */
 enum hspt_tlbi_kind {
@@ -42,7 +42,8 @@ enum hspt_flush_reason {
     HSPT_FLUSH_TTBCR = 3,      /* TTBCR write, LPAE (A1 may move the ASID) */
     HSPT_FLUSH_SCTLR = 4,      /* MMU on/off, ... */
     HSPT_FLUSH_FCSEIDR = 5,    /* fast context switch extension PID */
-    HSPT_FLUSH_REASONS = 6
+    HSPT_FLUSH_MEMORY_MAP = 6, /* the guest physical memory map changed */
+    HSPT_FLUSH_REASONS = 7
 };
 
 /* What changed in the guest's translation context. */
@@ -73,31 +74,92 @@ struct hspt_arm_context {
 
 #define HSPT_ARM_MODE_USR 0x10
 
+#define HSPT_PROT_READ  1
+#define HSPT_PROT_WRITE 2
+
+/* What hspt_qemu_api.fill found for a faulting window access. */
+enum hspt_fill_result {
+    HSPT_FILL_RAM = 0,      /* map @fd at @fd_offset with @prot */
+    HSPT_FILL_CODE = 1,     /* a write to a page holding translated code */
+    HSPT_FILL_SPECIAL = 2,  /* MMIO, ROM, watchpoint, ...: never mappable */
+    HSPT_FILL_NO_FD = 3     /* RAM that is not a shareable file */
+};
+
+struct hspt_fill {
+    int32_t fd;
+    uint32_t prot;          /* HSPT_PROT_* */
+    uint64_t fd_offset;     /* of the page, in @fd */
+    uint64_t ram_addr;      /* of the page, QEMU's ram_addr_t */
+};
+
+/*
+ * Services of the patched QEMU, handed to the accelerator at registration.
+ * The first three may only be called from a SIGSEGV handler running on a
+ * vCPU thread, for a fault whose host PC is in generated code (checked
+ * with in_generated_code): no QEMU lock is held then.
+ */
+struct hspt_qemu_api {
+    uint32_t abi_version;
+    uint32_t size;
+    /* 1 if @host_pc lies in TCG generated code. */
+    int (*in_generated_code)(uintptr_t host_pc);
+    /*
+     * Translate the faulting guest access through the softmmu, for the
+     * current MMU index, as the faulting instruction would. If the guest
+     * must take an exception, raise it: this does not return then. For a
+     * write to a code page, the translated code on it has been dealt with
+     * as a softmmu store would (and may not return either).
+     */
+    uint32_t (*fill)(uint32_t vaddr, int is_write, uintptr_t host_pc,
+                     struct hspt_fill *out);
+    /*
+     * Re-execute the faulting instruction through the softmmu, in a block
+     * of its own. With @remember, blocks starting at this block's code
+     * address are translated without the window from now on. Does not
+     * return.
+     */
+    void (*reexecute)(uintptr_t host_pc, int remember);
+    /* Set-up checks, for the accelerator's refusal messages. */
+    int (*vcpu_count)(void);
+    int (*icount_or_replay)(void);
+};
+
 struct hspt_accel_ops {
     uint32_t abi_version;    /* HSPT_ABI_VERSION */
     uint32_t size;           /* sizeof(struct hspt_accel_ops) */
     void *opaque;            /* passed back to every hook */
 
-    /* A context register was written, or user mode entered/left. */
-    void (*context_event)(void *opaque, unsigned int vcpu_index,
-                          uint32_t event, const struct hspt_arm_context *ctx);
+    /*
+     * A context register was written, or user mode entered/left. For
+     * HSPT_CTX_MODE events entering user mode, return 1 if the GS segment
+     * base now points at a window for this context and user-mode code may
+     * address guest memory through it, 0 otherwise. Ignored otherwise.
+     */
+    int (*context_event)(void *opaque, unsigned int vcpu_index,
+                         uint32_t event, const struct hspt_arm_context *ctx);
     /* The guest executed a TLB-maintenance operation (enum hspt_tlbi_kind). */
     void (*tlb_maintenance)(void *opaque, unsigned int vcpu_index,
                             uint32_t kind, uint64_t operand);
     /* QEMU flushed its TLB on its own (enum hspt_flush_reason). */
     void (*qemu_flush)(void *opaque, unsigned int vcpu_index, uint32_t reason);
+    /*
+     * Translated code is about to be made from the RAM page at @ram_addr:
+     * no window may keep a writable mapping of it.
+     */
+    void (*protect_code)(void *opaque, uint64_t ram_addr);
 };
 
 /*
  * Exported by the patched QEMU to plugins (plugin_id is the
- * qemu_plugin_id_t given to qemu_plugin_install). Returns 0, or -1 if the
- * ABI version or size does not match or an accelerator is already
- * registered. @ops must stay valid until QEMU exits. Inside QEMU the
- * declaration comes from qemu-plugin.h instead.
+ * qemu_plugin_id_t given to qemu_plugin_install). Returns 0 and QEMU's
+ * services in *@api, or -1 if the ABI version or size does not match or an
+ * accelerator is already registered. @ops must stay valid until QEMU
+ * exits. Inside QEMU the declaration comes from qemu-plugin.h instead.
  */
 #ifndef HSPT_ABI_INSIDE_QEMU
 int qemu_plugin_hspt_register(uint64_t plugin_id,
-                              const struct hspt_accel_ops *ops);
+                              const struct hspt_accel_ops *ops,
+                              const struct hspt_qemu_api **api);
 #endif
 
 #endif /* HSPT_ABI_H */

@@ -9,8 +9,11 @@ include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 /// Type of the registration entry point exported by the patched QEMU.
 /// Looked up at run time, so that loading the plugin into an unpatched
 /// QEMU gives a clear message instead of a dynamic-linker error.
-pub type RegisterFn =
-    unsafe extern "C" fn(plugin_id: u64, ops: *const hspt_accel_ops) -> std::os::raw::c_int;
+pub type RegisterFn = unsafe extern "C" fn(
+    plugin_id: u64,
+    ops: *const hspt_accel_ops,
+    api: *mut *const hspt_qemu_api,
+) -> std::os::raw::c_int;
 
 /// Name of that entry point, NUL-terminated for `dlsym`.
 pub const REGISTER_SYMBOL: &[u8] = b"qemu_plugin_hspt_register\0";

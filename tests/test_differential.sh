@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The oracle: every workload of the guest image (the project's programs and
+# the real Debian programs) prints identical results with the accelerator
+# off and on with slots=1 (Shared SPT), 8 (Group-shared) and 256 (Private).
+source "$(dirname "$0")/lib.sh"
+configs=("hspt=off" "slots=1" "slots=8" "slots=256")
+for w in boot tlb multi memwalk spt; do
+	for c in "${configs[@]}"; do
+		rc=0
+		scripts/run-guest.sh --quiet --plugin "table=off,$c" --log "$work/$w.$c.log" "$w" >/dev/null 2>"$work/$w.$c.err" || rc=$?
+		[ "$rc" = 0 ] || { cat "$work/$w.$c.err"; results "$work/$w.$c.log"; fail "$w failed with $c (rc=$rc)"; }
+		results "$work/$w.$c.log" | sort > "$work/$w.$c.res"
+	done
+	n=$(grep -c ' result ' "$work/$w.hspt=off.res")
+	[ "$n" -gt 0 ] || fail "$w printed no results"
+	for c in "${configs[@]:1}"; do
+		diff -u "$work/$w.hspt=off.res" "$work/$w.$c.res" || fail "$w: $c differs from hspt=off"
+	done
+	echo "$w: $n result lines identical with ${configs[*]}"
+done
