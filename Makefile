@@ -15,7 +15,7 @@ WORKLOAD ?= multi
 STATS    ?= build/run-stats.json
 PLUGIN_ARGS ?=
 
-.PHONY: all deps qemu qemu-stock plugin guest run test check-patches clean clean-all
+.PHONY: all deps qemu qemu-stock qemu-user plugin guest run test bench clean clean-all
 all: qemu plugin guest
 
 deps:
@@ -28,6 +28,10 @@ qemu: deps
 qemu-stock: deps
 	@scripts/prepare-qemu.sh
 	@scripts/build-qemu.sh stock
+
+qemu-user: deps
+	@scripts/prepare-qemu.sh
+	@scripts/build-qemu.sh user
 
 plugin: deps
 	@echo "hspt: building the plugin (cargo build --release)"
@@ -42,8 +46,13 @@ run: qemu plugin guest
 test: qemu qemu-stock plugin guest
 	@tests/run-all.sh
 
+# Side by side: stock QEMU, hspt=off, HSPT, user mode (see scripts/bench.py).
+# WORKLOADS=a,b CONFIGS=stock,off,slots=8,user RUNS=3 select what to run.
+bench: qemu qemu-stock qemu-user plugin guest
+	@scripts/bench.py
+
 clean:
-	rm -rf build/guest build/hspt/build build/stock/build target
+	rm -rf build/guest build/hspt/build build/stock/build build/user target
 
 clean-all:
 	rm -rf build target

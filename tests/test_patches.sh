@@ -12,6 +12,7 @@ mini() {
 	mkdir -p "$dst"
 	cp "$pristine/.hspt-origin" "$dst/"
 	grep -h '^--- a/' "$pdir"/*.patch | sed 's|^--- a/||' | sort -u | while read -r f; do
+		[ -f "$pristine/$f" ] || continue   # made by an earlier patch
 		mkdir -p "$dst/$(dirname "$f")"
 		cp "$pristine/$f" "$dst/$f"
 	done
