@@ -27,7 +27,10 @@ and a Markdown summary, named by date.
 
 import argparse
 import datetime
+import hashlib
 import json
+import math
+import tempfile
 import os
 import platform
 import re
@@ -37,13 +40,31 @@ import sys
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GUEST_BIN = os.path.join(TOP, "build/guest/root/hspt/bin")
-# Workloads that are one static program, runnable under qemu-arm as well.
-USER_COMMANDS = {
-    "memwalk": ["memwalk", "16", "4000000"],
-    "memwalk-small": ["memwalk", "1", "20000000"],
+ROOT = os.path.join(TOP, "build/guest/root")
+# Benchmark workloads (guest/workloads/NAME) by group.
+GROUPS = {
+    "single": ["memwalk", "bench-gzip", "bench-xz", "bench-sqlite", "bench-lua"],
+    "multi": ["bench-parallel", "bench-pipeline", "bench-zygote"],
+    "churn": ["bench-churn"],
 }
-DEFAULT_CONFIGS = ["stock", "off", "slots=8", "user"]
+SQL = ("create table t(k integer primary key, v); with recursive c(i) as (select 1 union all "
+       "select i+1 from c limit 200000) insert into t select i, (i*7919)%104729 from c; "
+       "create index tv on t(v); select count(*), sum(v), count(distinct v), max(k) from t where v % 3 = 1;")
+LUA = ("local t={} for i=1,600000 do t[i]=(i*7919)%1000003 end table.sort(t) local s=0 "
+       "for i=1,#t,7 do s=(s+t[i])%4294967296 end print(s)")
+# Single-process workloads under qemu-arm (user mode, the guest image as
+# sysroot): (program and arguments, name in the result line, input data
+# as `seq 1 N`, how the guest reports the output: sha16 or stdout lines).
+USER_COMMANDS = {
+    "memwalk": (["/hspt/bin/memwalk", "16", "4000000"], None, None, "lines"),
+    "memwalk-small": (["/hspt/bin/memwalk", "1", "20000000"], None, None, "lines"),
+    "bench-gzip": (["/usr/bin/gzip", "-9", "-n", "-c", "DATA"], "gzip", 400000, "sha16"),
+    "bench-xz": (["/usr/bin/xz", "-6", "-T1", "-c", "DATA"], "xz", 400000, "sha16"),
+    "bench-sqlite": (["/usr/bin/sqlite3", ":memory:", SQL], "sqlite", None, "sha16"),
+    "bench-lua": (["/usr/bin/lua5.4", "-e", LUA], "lua", None, "sha16"),
+}
+SLOTS = [1, 4, 8, 16, 32, 256]
+DEFAULT_CONFIGS = ["stock", "off"] + [f"slots={n}" for n in SLOTS] + ["user"]
 TIME_RE = re.compile(r"^@@HSPT time (\S+) ms=(\d+)", re.M)
 RESULT_RE = re.compile(r"^@@HSPT result .*$", re.M)
 
@@ -85,18 +106,32 @@ def run_system(workload, config, timeout):
     return parse(p.stdout, wall)
 
 
-def run_user(workload, timeout):
+def run_user(workload, timeout, tmp):
+    """The same program under qemu-arm; its output is checked like the
+    guest's, and its time is the process's whole life."""
     qemu_arm = os.path.join(TOP, "build/user/build/qemu-arm")
     if not os.path.exists(qemu_arm):
         raise RuntimeError(f"{qemu_arm} is missing: run 'make qemu-user'")
-    prog, *args = USER_COMMANDS[workload]
+    argv, name, seq_n, report = USER_COMMANDS[workload]
+    data = os.path.join(tmp, f"data-{seq_n}")
+    if seq_n and not os.path.exists(data):
+        with open(data, "w") as f:
+            f.write("".join(f"{i}\n" for i in range(1, seq_n + 1)))
+    argv = [data if a == "DATA" else a for a in argv]
+    cmd = [qemu_arm, "-L", ROOT, os.path.join(ROOT, argv[0].lstrip("/")), *argv[1:]]
     t0 = time.monotonic()
-    p = subprocess.run([qemu_arm, os.path.join(GUEST_BIN, prog), *args],
-                       capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, capture_output=True, timeout=timeout)
     wall = time.monotonic() - t0
     if p.returncode != 0:
-        raise RuntimeError(f"{workload} under user mode failed:\n{p.stdout}\n{p.stderr}")
-    return parse(p.stdout, wall)
+        raise RuntimeError(f"{workload} under user mode failed: {p.stderr.decode(errors='replace')}")
+    if report == "sha16":
+        out = f"@@HSPT result {name} sha={hashlib.sha256(p.stdout).hexdigest()[:16]}\n"
+        guest_ms = round(wall * 1000)
+    else:
+        out = p.stdout.decode(errors="replace")
+        guest_ms = None
+    g, _, results = parse(out, wall)
+    return (g if g is not None else guest_ms), wall, results
 
 
 def parse(out, wall):
@@ -113,7 +148,7 @@ def median(xs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", 3)))
-    ap.add_argument("--workloads", default=os.environ.get("WORKLOADS", "memwalk"))
+    ap.add_argument("--workloads", default=os.environ.get("WORKLOADS", ",".join(sum(GROUPS.values(), []))))
     ap.add_argument("--configs", default=os.environ.get("CONFIGS", ",".join(DEFAULT_CONFIGS)))
     ap.add_argument("--out", default=os.path.join(TOP, "bench/results"))
     ap.add_argument("--timeout", type=int, default=900)
@@ -130,6 +165,7 @@ def main():
             ap.error(f"unknown configuration '{c}' (stock, off, slots=N, user)")
 
     plan = [(w, c) for w in workloads for c in configs if c != "user" or w in USER_COMMANDS]
+    tmp = tempfile.mkdtemp(prefix="hspt-bench.")
     samples = {(w, c): [] for w, c in plan}
     total = len(plan) * a.runs
     started = time.monotonic()
@@ -138,7 +174,10 @@ def main():
         for w, c in plan:
             n += 1
             print(f"[{n}/{total}] run {r + 1}: {w} under {c} ...", end="", flush=True, file=sys.stderr)
-            guest_ms, wall, results = run_user(w, a.timeout) if c == "user" else run_system(w, c, a.timeout)
+            if c == "user":
+                guest_ms, wall, results = run_user(w, a.timeout, tmp)
+            else:
+                guest_ms, wall, results = run_system(w, c, a.timeout)
             samples[(w, c)].append({"guest_ms": guest_ms, "wall_s": round(wall, 3), "results": results})
             print(f" guest {guest_ms} ms, wall {wall:.2f} s", file=sys.stderr)
     elapsed = time.monotonic() - started
@@ -176,26 +215,126 @@ def main():
                 "samples": ss,
             })
 
+    groups = group_summary(rows, workloads, configs)
+    checks = bar_checks(rows, groups)
     os.makedirs(a.out, exist_ok=True)
-    stem = os.path.join(a.out, date.strftime("%Y-%m-%dT%H%M%SZ") + "-" + "+".join(workloads))
+    stem = os.path.join(a.out, date.strftime("%Y-%m-%dT%H%M%SZ"))
     with open(stem + ".json", "w") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=2)
+        json.dump({"meta": meta, "rows": rows, "groups": groups, "checks": checks}, f, indent=2)
+    plot = None
+    if any(g["by_slots"] for g in groups.values()):
+        plot = stem + "-slots.svg"
+        with open(plot, "w") as f:
+            f.write(svg_plot(groups, meta))
     md = [f"# Benchmark {meta['date']}", "",
           f"- command: `{meta['command']}`",
           f"- host: {meta['host_cpu']}, {meta['host_cores']} cores, Linux {meta['kernel']}",
           f"- QEMU: {meta['qemu']}",
-          f"- {a.runs} runs per configuration, medians; total time {elapsed:.0f} s", "",
-          "| workload | config | workload time (guest clock) | speedup vs stock | whole run (wall) | wall speedup vs stock |",
+          f"- {a.runs} runs per configuration, medians; total time {elapsed / 60:.1f} min",
+          "- time = the workload's own time (guest clock, `@@HSPT time` lines); wall = whole QEMU run, boot included",
+          "- stock = unpatched QEMU; off = patched QEMU with the plugin and hspt=off; slots=N = HSPT; user = qemu-arm",
+          "",
+          "| workload | config | time | speedup vs stock | wall | wall speedup |",
           "| --- | --- | ---: | ---: | ---: | ---: |"]
     for r in rows:
         g = f"{r['guest_ms_median']:.0f} ms" if r["guest_ms_median"] is not None else "-"
         sp = f"{r['speedup_vs_stock']:.2f}x" if r["speedup_vs_stock"] else "-"
         wsp = f"{r['wall_speedup_vs_stock']:.2f}x" if r["wall_speedup_vs_stock"] else "-"
         md.append(f"| {r['workload']} | {r['config']} | {g} | {sp} | {r['wall_s_median']:.2f} s | {wsp} |")
+    md += ["", "Geometric mean of the speedup over stock, per group:", "",
+           "| group | " + " | ".join(configs) + " |", "| --- |" + " ---: |" * len(configs)]
+    for name, g in groups.items():
+        cells = [f"{g['geomean'][c]:.2f}x" if g["geomean"].get(c) else "-" for c in configs]
+        md.append(f"| {name} | " + " | ".join(cells) + " |")
+    md += ["", "Bars:", ""] + [f"- {'met' if c['met'] else 'NOT met'}: {c['bar']} ({c['measured']})"
+                               for c in checks]
+    if plot:
+        md += ["", f"![speedup against the number of windows]({os.path.basename(plot)})"]
     with open(stem + ".md", "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))
     print(f"\nbench: results in {stem}.json and {stem}.md")
+
+
+def geomean(xs):
+    xs = [x for x in xs if x]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def group_summary(rows, workloads, configs):
+    by = {(r["workload"], r["config"]): r for r in rows}
+    out = {}
+    for name, members in GROUPS.items():
+        ws = [w for w in members if w in workloads]
+        if not ws:
+            continue
+        gm = {c: geomean([by[(w, c)]["speedup_vs_stock"] for w in ws if (w, c) in by]) for c in configs}
+        by_slots = {int(c.split("=")[1]): v for c, v in gm.items() if c.startswith("slots=") and v}
+        out[name] = {"workloads": ws, "geomean": gm, "by_slots": by_slots}
+    return out
+
+
+def bar_checks(rows, groups):
+    """The targets of the benchmark issue, stated as measured."""
+    checks = []
+    single = groups.get("single")
+    if single and single["by_slots"]:
+        best = max(single["by_slots"].values())
+        checks.append({"bar": "single-process group: geometric-mean speedup of HSPT (best slots) over stock >= 2x",
+                       "measured": f"{best:.2f}x", "met": best >= 2})
+    multi = groups.get("multi")
+    if multi and {1, 8, 256} <= set(multi["by_slots"]):
+        s1, s8, s256 = (multi["by_slots"][k] for k in (1, 8, 256))
+        checks.append({"bar": "multi-process group: slots=8 within 5% of slots=256",
+                       "measured": f"{s8:.2f}x vs {s256:.2f}x", "met": s8 >= 0.95 * s256})
+        checks.append({"bar": "multi-process group: slots=1 visibly worse than slots=8 (by 5% or more)",
+                       "measured": f"{s1:.2f}x vs {s8:.2f}x", "met": s1 <= 0.95 * s8})
+    default = "slots=8"
+    slow = [f"{r['workload']} {r['speedup_vs_stock']:.2f}x" for r in rows
+            if r["config"] == default and r["speedup_vs_stock"] and r["speedup_vs_stock"] < 1 / 1.05]
+    if any(r["config"] == default for r in rows):
+        checks.append({"bar": "no workload more than 5% slower than stock with the default settings (slots=8)",
+                       "measured": ", ".join(slow) if slow else "none slower", "met": not slow})
+    return checks
+
+
+def svg_plot(groups, meta):
+    """Speedup over stock against the number of windows (log scale)."""
+    w, h, left, bottom, top, right = 640, 400, 60, 50, 40, 150
+    series = [(n, g["by_slots"]) for n, g in groups.items() if g["by_slots"]]
+    ymax = max(max(v.values()) for _, v in series)
+    ymax = max(1.2, math.ceil(ymax * 5 + 0.5) / 5)
+    xs = sorted({k for _, v in series for k in v})
+    def px(k):
+        return left + (w - left - right) * (math.log2(k) / max(1, math.log2(max(xs))))
+    def py(v):
+        return h - bottom - (h - bottom - top) * v / ymax
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    el = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
+          f'<rect width="{w}" height="{h}" fill="white"/>',
+          f'<text x="{w / 2 - 60}" y="20" font-size="14">HSPT speedup over stock QEMU</text>',
+          f'<line x1="{left}" y1="{h - bottom}" x2="{w - right}" y2="{h - bottom}" stroke="black"/>',
+          f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="black"/>',
+          f'<text x="{(w - right + left) / 2 - 70}" y="{h - 12}">windows (slots), log scale</text>',
+          f'<text x="12" y="{top - 10}">speedup (geomean)</text>']
+    for k in xs:
+        el.append(f'<text x="{px(k) - 8}" y="{h - bottom + 16}">{k}</text>')
+    steps = int(ymax / 0.2)
+    for i in range(steps + 1):
+        v = i * 0.2
+        el.append(f'<line x1="{left - 4}" y1="{py(v):.1f}" x2="{w - right}" y2="{py(v):.1f}" stroke="#ddd"/>')
+        el.append(f'<text x="{left - 36}" y="{py(v) + 4:.1f}">{v:.1f}x</text>')
+    el.append(f'<line x1="{left}" y1="{py(1):.1f}" x2="{w - right}" y2="{py(1):.1f}" stroke="#888" stroke-dasharray="4"/>')
+    for i, (name, v) in enumerate(series):
+        c = colors[i % len(colors)]
+        pts = " ".join(f"{px(k):.1f},{py(v[k]):.1f}" for k in sorted(v))
+        el.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="2"/>')
+        for k in sorted(v):
+            el.append(f'<circle cx="{px(k):.1f}" cy="{py(v[k]):.1f}" r="3" fill="{c}"/>')
+        el.append(f'<text x="{w - right + 10}" y="{top + 20 + 18 * i}" fill="{c}">{name}</text>')
+    el.append(f'<text x="{left}" y="{h - 28}" font-size="10" fill="#555">{meta["date"]}, {meta["host_cpu"][:60]}</text>')
+    el.append("</svg>")
+    return "\n".join(el) + "\n"
 
 
 if __name__ == "__main__":
