@@ -23,6 +23,9 @@ pub struct Config {
     /// Number of windows: 1 = Shared SPT, 256 = Private SPT, between =
     /// Group-shared SPT.
     pub slots: usize,
+    /// User-mode time (µs) a context runs through the softmmu before it
+    /// gets a window.
+    pub warmup_us: u64,
 }
 
 impl Default for Config {
@@ -34,11 +37,13 @@ impl Default for Config {
             hspt: true,
             accesses: true,
             slots: DEFAULT_SLOTS,
+            warmup_us: DEFAULT_WARMUP_US,
         }
     }
 }
 
 pub const DEFAULT_SLOTS: usize = 8;
+pub const DEFAULT_WARMUP_US: u64 = 2000;
 
 /// Keys the plugin understands, with a one-line description each (shown in
 /// error messages, so a typo tells the user what would have been valid).
@@ -54,6 +59,22 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "labels",
         "on|off: name processes after the program they exec (default on)",
+    ),
+    (
+        "hspt",
+        "on|off: accelerate with hosted shadow page tables (default on); off keeps the statistics",
+    ),
+    (
+        "slots",
+        "N: windows shared by guest address spaces, 1..256 (default 8): 1 = Shared SPT, 256 = Private SPT",
+    ),
+    (
+        "warmup",
+        "MICROSECONDS: user-mode time a process runs through the softmmu before it gets a window (default 2000; 0 = at once)",
+    ),
+    (
+        "accesses",
+        "on|off: count guest memory accesses per process (default on; off is faster)",
     ),
 ];
 
@@ -110,6 +131,16 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             "labels" => config.labels = parse_bool(key, value)?,
             "hspt" => config.hspt = parse_bool(key, value)?,
             "accesses" => config.accesses = parse_bool(key, value)?,
+            "warmup" => {
+                config.warmup_us = match value.parse::<u64>() {
+                    Ok(n) if n <= 10_000_000 => n,
+                    _ => {
+                        return Err(ArgError(format!(
+                            "hspt: bad value in plugin argument '{arg}': expected microseconds from 0 to 10000000"
+                        )))
+                    }
+                }
+            }
             "slots" => {
                 config.slots = match value.parse::<usize>() {
                     Ok(n) if (1..=256).contains(&n) => n,

@@ -173,7 +173,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
     let a = accel();
     if a.config.hspt {
         check_supported(api, vcpus)?;
-        engine::start(api, a.config.slots)?;
+        engine::start(api, a.config.slots, a.config.warmup_us)?;
     }
     qemu_plugin::qemu_plugin_register_atexit_cb(id, |_| report_at_exit())
         .map_err(|e| format!("hspt: cannot register the exit report: {e}"))?;

@@ -298,6 +298,12 @@ impl Report {
                     p.vma_budget,
                     p.max_map_count
                 );
+                let _ = writeln!(
+                    out,
+                    "hspt: {} user-mode entries ran through the softmmu (warm-up or fallback); \
+                     {} fallbacks of thrashing windows",
+                    totals.spt.entries_softmmu, totals.spt.fallbacks
+                );
             }
             None => {
                 let _ = writeln!(out, "hspt: SPT off (hspt=off): statistics only");
@@ -420,7 +426,7 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
     let c = &s.spt;
     let _ = write!(
         out,
-        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"pages_mapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"code_protects\": {}}}}}",
+        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"pages_mapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
         s.user_accesses,
         s.kernel_accesses,
         s.user_entries,
@@ -435,7 +441,9 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
         c.pages_mapped,
         c.pages_invalidated,
         c.windows_reset,
-        c.code_protects
+        c.code_protects,
+        c.entries_softmmu,
+        c.fallbacks
     );
     out
 }

@@ -82,6 +82,17 @@ unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_v
     }
 }
 
+/// CLOCK_MONOTONIC in ns (vDSO; async-signal-safe).
+fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 fn write_stderr(msg: &str) {
     // SAFETY: write(2) is async-signal-safe; the buffer is valid.
     unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
@@ -133,6 +144,8 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
     }
     let vpage = offset / PAGE;
     let is_write = err & 2 != 0;
+    let started = now_ns();
+    e.stay_faults += 1;
     let was_mapped = e.pool.is_mapped(slot, vpage);
     let mut out = abi::hspt_fill::default();
     e.fills_started += 1;
@@ -140,6 +153,9 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
     // return if the guest takes a fault.
     let kind = unsafe { fill(offset as u32, is_write as i32, pc, &mut out) };
     e.fills_returned += 1;
+    // The time this handler took (not the kernel's signal delivery), for
+    // the policy; paths that leave by longjmp below are charged up to here.
+    e.stay_fault_ns += now_ns().saturating_sub(started);
     match kind {
         abi::HSPT_FILL_RAM => {
             if was_mapped {
@@ -147,13 +163,16 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
             } else {
                 e.pending.miss_unmapped += 1;
             }
-            e.pool.make_room(slot);
+            if let Some((k, pages)) = e.pool.make_room(slot) {
+                e.policy.lost_window(&k, pages);
+            }
             let mut mapped = e.pool.map(slot, vpage, &out);
             if mapped == Err(libc::ENOMEM) {
                 // The VMA estimate was short: free this window and retry.
                 e.pool.reset(slot);
                 mapped = e.pool.map(slot, vpage, &out);
             }
+            e.stay_fault_ns += now_ns().saturating_sub(started);
             match mapped {
                 Ok(()) => e.pending.pages_mapped += 1,
                 // SAFETY: as above; the softmmu performs the access.

@@ -4,6 +4,7 @@
 //! - [`pool`]: the windows, their mappings, the reverse map, the VMA budget;
 //! - [`fault`]: the fault path (SIGSEGV in a window -> map, guest fault,
 //!   or re-execution through the softmmu);
+//! - [`policy`]: which contexts use a window (warm-up, thrash fallback);
 //! - this file: the flush path (what each TLB maintenance kind and each of
 //!   QEMU's own flushes unmaps) and the window switch on user-mode entry.
 //!
@@ -12,6 +13,7 @@
 //! at the same time (the handler only runs for faults in generated code).
 
 pub mod fault;
+pub mod policy;
 pub mod pool;
 
 use std::cell::UnsafeCell;
@@ -19,6 +21,7 @@ use std::sync::OnceLock;
 
 use hspt_shim as abi;
 
+use policy::Policy;
 use pool::{Pool, WindowKey};
 
 /// Per-process SPT counters, charged to the current process at each hook.
@@ -35,6 +38,11 @@ pub struct SptCounters {
     /// Faults that were the guest's own page faults.
     pub guest_faults: u64,
     pub pages_mapped: u64,
+    /// User-mode entries that ran through the softmmu (warm-up, fallback).
+    pub entries_softmmu: u64,
+    /// Times the context was moved to the softmmu because its window
+    /// thrashed (evicted again and again, refaulting).
+    pub fallbacks: u64,
     /// Pages unmapped and windows reset by TLB maintenance and flushes.
     pub pages_invalidated: u64,
     pub windows_reset: u64,
@@ -49,6 +57,8 @@ impl SptCounters {
         self.miss_code += o.miss_code;
         self.miss_special += o.miss_special;
         self.guest_faults += o.guest_faults;
+        self.entries_softmmu += o.entries_softmmu;
+        self.fallbacks += o.fallbacks;
         self.pages_mapped += o.pages_mapped;
         self.pages_invalidated += o.pages_invalidated;
         self.windows_reset += o.windows_reset;
@@ -73,6 +83,11 @@ pub struct Engine {
     /// Fills started; those that did not return were guest faults.
     fills_started: u64,
     fills_returned: u64,
+    /// Faults taken in the window during the current user-mode stay, and
+    /// the time the fault handler spent on them.
+    stay_faults: u64,
+    stay_fault_ns: u64,
+    pub policy: Policy,
 }
 
 struct EngineCell(UnsafeCell<Engine>);
@@ -110,7 +125,7 @@ fn has_fsgsbase() -> bool {
 }
 
 /// Reserves the pool and installs the fault handler.
-pub fn start(api: &'static abi::hspt_qemu_api, slots: usize) -> Result<(), String> {
+pub fn start(api: &'static abi::hspt_qemu_api, slots: usize, warmup_us: u64) -> Result<(), String> {
     if api.fill.is_none() || api.reexecute.is_none() || api.in_generated_code.is_none() {
         return Err(
             "hspt: this QEMU lacks the HSPT fault services: rebuild it with `make qemu`".into(),
@@ -126,6 +141,9 @@ pub fn start(api: &'static abi::hspt_qemu_api, slots: usize) -> Result<(), Strin
         pending: SptCounters::default(),
         fills_started: 0,
         fills_returned: 0,
+        stay_faults: 0,
+        stay_fault_ns: 0,
+        policy: Policy::new(warmup_us * 1000),
     };
     if ENGINE.set(EngineCell(UnsafeCell::new(engine))).is_err() {
         return Err("hspt: engine started twice".into());
@@ -157,19 +175,38 @@ impl Engine {
     /// Returns whether user code may use the window.
     pub fn enter_user(&mut self, ctx: &abi::hspt_arm_context) -> bool {
         ON_VCPU_THREAD.with(|t| t.set(true));
-        if ctx.long_desc != 0 {
-            // LPAE guests are not supported by the window key yet.
-            self.current = None;
+        self.current = None;
+        self.stay_faults = 0;
+        self.stay_fault_ns = 0;
+        let key = WindowKey::from_context(ctx);
+        // LPAE guests are not covered by the window key yet.
+        let wanted = ctx.long_desc == 0 && self.policy.enter(&key);
+        if !wanted {
+            self.pending.entries_softmmu += 1;
             return false;
         }
-        let slot = self.pool.slot_for(WindowKey::from_context(ctx));
+        let (slot, lost) = self.pool.slot_for(key);
+        if let Some((k, pages)) = lost {
+            self.policy.lost_window(&k, pages);
+        }
         self.set_gs(self.pool.window_base(slot));
         self.current = Some(slot);
         true
     }
 
+    /// Leaving user mode: charge the stay to the context's policy; a
+    /// context whose window thrashes goes to the softmmu for a while.
     pub fn leave_user(&mut self) {
-        self.current = None;
+        let used_window = self.current.take().is_some();
+        if let Some(key) = self
+            .policy
+            .leave(used_window, self.stay_faults, self.stay_fault_ns)
+        {
+            self.pool.release(&key);
+            self.pending.fallbacks += 1;
+        }
+        self.stay_faults = 0;
+        self.stay_fault_ns = 0;
     }
 
     /// The flush path: what guest TLB maintenance unmaps (invariant 3).
@@ -187,10 +224,21 @@ impl Engine {
                 self.pending.pages_invalidated += self.pool.unmap_page_everywhere(vaddr);
             }
             abi::HSPT_TLBI_ASID | abi::HSPT_TLBI_ASID_IS => {
-                self.pending.windows_reset += self.pool.reset_where(|k| k.asid == asid);
+                let policy = &mut self.policy;
+                self.pending.windows_reset += self
+                    .pool
+                    .reset_where(|k| k.asid == asid, |k, n| policy.lost_window(&k, n));
             }
-            _ => self.pending.windows_reset += self.pool.reset_all(),
+            _ => self.reset_all(),
         }
+    }
+
+    /// Every window loses its mappings; the contexts that owned populated
+    /// ones learn it (a kernel that flushes everything on each fork, as
+    /// Debian's does for ARM erratum 720789, makes windows thrash).
+    fn reset_all(&mut self) {
+        let policy = &mut self.policy;
+        self.pending.windows_reset += self.pool.reset_all(|k, n| policy.lost_window(&k, n));
     }
 
     /// QEMU's own flushes. DACR, CONTEXTIDR and TTBR (ASID) changes are
@@ -199,7 +247,7 @@ impl Engine {
     pub fn qemu_flush(&mut self, reason: u32) {
         match reason {
             abi::HSPT_FLUSH_DACR | abi::HSPT_FLUSH_CONTEXTIDR | abi::HSPT_FLUSH_TTBR => {}
-            _ => self.pending.windows_reset += self.pool.reset_all(),
+            _ => self.reset_all(),
         }
     }
 

@@ -192,18 +192,23 @@ impl Pool {
     }
 
     /// The window of `key`, made current; a free or the least recently
-    /// used window is given to it if it has none. Returns (slot, evicted).
-    pub fn slot_for(&mut self, key: WindowKey) -> usize {
+    /// used window is given to it if it has none. Returns the slot and,
+    /// if another context lost its window, that context and how many
+    /// pages it had mapped.
+    pub fn slot_for(&mut self, key: WindowKey) -> (usize, Option<(WindowKey, u32)>) {
         self.clock += 1;
         let clock = self.clock;
         if let Some(i) = (0..self.nslots).find(|&i| self.slots[i].key == Some(key)) {
             self.slots[i].last_used = clock;
-            return i;
+            return (i, None);
         }
         let victim = (0..self.nslots)
             .min_by_key(|&i| (self.slots[i].key.is_some(), self.slots[i].last_used))
             .unwrap_or(0);
-        if self.slots[victim].key.is_some() {
+        let lost = self.slots[victim]
+            .key
+            .map(|k| (k, self.slots[victim].mapped));
+        if lost.is_some() {
             self.stats.evictions += 1;
             self.reset(victim);
         } else {
@@ -214,7 +219,15 @@ impl Pool {
             last_used: clock,
             mapped: 0,
         };
-        victim
+        (victim, lost)
+    }
+
+    /// Gives up the window of `key`, if it has one (its mappings go).
+    pub fn release(&mut self, key: &WindowKey) {
+        if let Some(i) = (0..self.nslots).find(|&i| self.slots[i].key.as_ref() == Some(key)) {
+            self.reset(i);
+            self.slots[i] = Slot::default();
+        }
     }
 
     /// Drops every mapping of a window (one mmap over the whole window).
@@ -246,20 +259,27 @@ impl Pool {
         self.stats.resets += 1;
     }
 
-    /// Windows whose key satisfies `pred` lose all mappings; returns how many.
-    pub fn reset_where(&mut self, pred: impl Fn(&WindowKey) -> bool) -> u64 {
+    /// Windows whose key satisfies `pred` lose all mappings; `lost` hears
+    /// of each (key, pages it had). Returns how many were reset.
+    pub fn reset_where(
+        &mut self,
+        pred: impl Fn(&WindowKey) -> bool,
+        mut lost: impl FnMut(WindowKey, u32),
+    ) -> u64 {
         let mut n = 0;
         for i in 0..self.nslots {
-            if self.slots[i].mapped > 0 && self.slots[i].key.as_ref().is_some_and(&pred) {
+            let slot = self.slots[i];
+            if let Some(key) = slot.key.filter(|k| slot.mapped > 0 && pred(k)) {
                 self.reset(i);
+                lost(key, slot.mapped);
                 n += 1;
             }
         }
         n
     }
 
-    pub fn reset_all(&mut self) -> u64 {
-        self.reset_where(|_| true)
+    pub fn reset_all(&mut self, lost: impl FnMut(WindowKey, u32)) -> u64 {
+        self.reset_where(|_| true, lost)
     }
 
     /// Unmaps one guest page in every window that has it; returns how many.
@@ -297,19 +317,22 @@ impl Pool {
 
     /// Whether mapping one more page stays within the VMA budget; if not,
     /// frees room by resetting the least recently used other window, or
-    /// `current` itself when it holds (nearly) everything.
-    pub fn make_room(&mut self, current: usize) {
+    /// `current` itself when it holds (nearly) everything. Returns the
+    /// context that lost its mappings, and how many.
+    pub fn make_room(&mut self, current: usize) -> Option<(WindowKey, u32)> {
         if self.mapped_total < self.max_mapped {
-            return;
+            return None;
         }
-        let other = (0..self.nslots)
+        let victim = (0..self.nslots)
             .filter(|&i| i != current && self.slots[i].mapped > 0)
-            .min_by_key(|&i| self.slots[i].last_used);
+            .min_by_key(|&i| self.slots[i].last_used)
+            .unwrap_or(current);
         self.stats.budget_evictions += 1;
-        match other {
-            Some(i) => self.reset(i),
-            None => self.reset(current),
-        }
+        let lost = self.slots[victim]
+            .key
+            .map(|k| (k, self.slots[victim].mapped));
+        self.reset(victim);
+        lost
     }
 
     /// Maps RAM page `fill` at guest page `vpage` of window `slot`.
@@ -401,7 +424,7 @@ impl Pool {
             // Some writable mapping may have been forgotten: drop them all.
             // SAFETY: as above.
             unsafe { *self.rmap.add(ram_page) = [0; RMAP_WAYS] };
-            return self.reset_all();
+            return self.reset_all(|_, _| {});
         }
         let mut n = 0;
         for w in ways {
