@@ -82,6 +82,8 @@ pub struct Pool {
     /// Per RAM page: RMAP_WAYS entries of (slot << 20 | vpage) + 1, or 0.
     rmap: *mut [u32; RMAP_WAYS],
     clock: u64,
+    /// Slots that ever held a window (bit per slot), for the report.
+    ever_used: [u64; 4],
     /// Pages mapped in all windows; each costs at most 2 VMAs.
     mapped_total: usize,
     max_mapped: usize,
@@ -155,6 +157,7 @@ impl Pool {
             fwd,
             rmap,
             clock: 0,
+            ever_used: [0; 4],
             mapped_total: 0,
             max_mapped: budget / 2,
             stats: PoolStats {
@@ -211,7 +214,9 @@ impl Pool {
         if lost.is_some() {
             self.stats.evictions += 1;
             self.reset(victim);
-        } else {
+        }
+        if self.ever_used[victim / 64] & (1 << (victim % 64)) == 0 {
+            self.ever_used[victim / 64] |= 1 << (victim % 64);
             self.stats.windows_used += 1;
         }
         self.slots[victim] = Slot {
@@ -230,23 +235,32 @@ impl Pool {
         }
     }
 
-    /// Drops every mapping of a window (one mmap over the whole window).
-    pub fn reset(&mut self, slot: usize) {
-        if self.slots[slot].mapped == 0 {
-            return;
-        }
-        let base = self.window_base(slot);
-        // SAFETY: replaces only our own reservation with PROT_NONE; the
-        // forward map rows of this window are zeroed by MADV_DONTNEED.
+    /// Turns `len` bytes at `addr`, inside one of our windows, back into
+    /// unbacked PROT_NONE reservation (which merges with its neighbours).
+    fn protnone(&self, addr: usize, len: usize) {
+        debug_assert!(addr >= self.base && addr + len <= self.base + self.nslots * WINDOW_SPAN);
+        // SAFETY: the range lies in our own reservation (asserted above in
+        // debug builds; callers compute it from a slot and page index).
         unsafe {
             libc::mmap(
-                base as *mut libc::c_void,
-                WINDOW_SIZE,
+                addr as *mut libc::c_void,
+                len,
                 libc::PROT_NONE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
                 -1,
                 0,
             );
+        }
+    }
+
+    /// Drops every mapping of a window (one mmap over the whole window).
+    pub fn reset(&mut self, slot: usize) {
+        if self.slots[slot].mapped == 0 {
+            return;
+        }
+        self.protnone(self.window_base(slot), WINDOW_SIZE);
+        // SAFETY: zeroes the forward map rows of this window (our table).
+        unsafe {
             libc::madvise(
                 self.fwd_entry(slot, 0) as *mut libc::c_void,
                 PAGES_PER_WINDOW * 4,
@@ -296,20 +310,9 @@ impl Pool {
     }
 
     fn unmap(&mut self, slot: usize, vpage: usize) {
-        let addr = self.window_base(slot) + vpage * PAGE;
-        // SAFETY: one page of our own window back to PROT_NONE; it merges
-        // with the surrounding reservation.
-        unsafe {
-            libc::mmap(
-                addr as *mut libc::c_void,
-                PAGE,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-                -1,
-                0,
-            );
-            *self.fwd_entry(slot, vpage) = 0;
-        }
+        self.protnone(self.window_base(slot) + vpage * PAGE, PAGE);
+        // SAFETY: in-bounds entry of our own table.
+        unsafe { *self.fwd_entry(slot, vpage) = 0 };
         self.slots[slot].mapped -= 1;
         self.mapped_total -= 1;
         self.stats.mapped_now = self.mapped_total as u64;
