@@ -315,7 +315,7 @@ def svg_plot(groups, meta):
           f'<text x="{w / 2 - 60}" y="20" font-size="14">HSPT speedup over stock QEMU</text>',
           f'<line x1="{left}" y1="{h - bottom}" x2="{w - right}" y2="{h - bottom}" stroke="black"/>',
           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="black"/>',
-          f'<text x="{(w - right + left) / 2 - 70}" y="{h - 12}">windows (slots), log scale</text>',
+          f'<text x="{(w - right + left) / 2 - 70}" y="{h - 18}">windows (slots), log scale</text>',
           f'<text x="12" y="{top - 10}">speedup (geomean)</text>']
     for k in xs:
         el.append(f'<text x="{px(k) - 8}" y="{h - bottom + 16}">{k}</text>')
@@ -332,7 +332,7 @@ def svg_plot(groups, meta):
         for k in sorted(v):
             el.append(f'<circle cx="{px(k):.1f}" cy="{py(v[k]):.1f}" r="3" fill="{c}"/>')
         el.append(f'<text x="{w - right + 10}" y="{top + 20 + 18 * i}" fill="{c}">{name}</text>')
-    el.append(f'<text x="{left}" y="{h - 28}" font-size="10" fill="#555">{meta["date"]}, {meta["host_cpu"][:60]}</text>')
+    el.append(f'<text x="{left}" y="{h - 3}" font-size="10" fill="#555">{meta["date"]}, {meta["host_cpu"][:60]}</text>')
     el.append("</svg>")
     return "\n".join(el) + "\n"
 
