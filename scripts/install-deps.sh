@@ -9,7 +9,7 @@ SUDO=""
 HOST_PKGS=(
 	# QEMU build
 	ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev flex bison
-	python3-venv pkg-config ccache dpkg-dev xz-utils patch
+	python3-venv pkg-config ccache dpkg-dev xz-utils patch rsync
 	# default guest
 	cpio gcc-arm-linux-gnueabihf file binutils
 	# plugin (bindgen needs libclang)
