@@ -334,7 +334,7 @@ fn report_at_exit() {
         })
         .collect();
     // SAFETY: the vCPUs have stopped.
-    let pool = unsafe { engine::engine() }.map(|e| (e.pool.nslots(), e.pool.stats));
+    let pool = unsafe { engine::engine() }.map(|e| (e.pool.nslots(), e.pool.stats()));
     let report = Report::new(per_vcpu, pool);
     if a.config.table {
         // Straight to stderr: qemu_plugin_outs() only prints under `-d plugin`.

@@ -155,7 +155,8 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
     e.fills_returned += 1;
     // The time this handler took (not the kernel's signal delivery), for
     // the policy; paths that leave by longjmp below are charged up to here.
-    e.stay_fault_ns += now_ns().saturating_sub(started);
+    let filled = now_ns();
+    e.stay_fault_ns += filled.saturating_sub(started);
     match kind {
         abi::HSPT_FILL_RAM => {
             if was_mapped {
@@ -172,7 +173,7 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
                 e.pool.reset(slot);
                 mapped = e.pool.map(slot, vpage, &out);
             }
-            e.stay_fault_ns += now_ns().saturating_sub(started);
+            e.stay_fault_ns += now_ns().saturating_sub(filled);
             match mapped {
                 Ok(()) => e.pending.pages_mapped += 1,
                 // SAFETY: as above; the softmmu performs the access.

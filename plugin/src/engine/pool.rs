@@ -87,7 +87,7 @@ pub struct Pool {
     /// Pages mapped in all windows; each costs at most 2 VMAs.
     mapped_total: usize,
     max_mapped: usize,
-    pub stats: PoolStats,
+    stats: PoolStats,
 }
 
 fn anon_reserve(len: usize) -> Result<usize, String> {
@@ -166,6 +166,14 @@ impl Pool {
                 ..Default::default()
             },
         })
+    }
+
+    /// Counters for the report, with the pages mapped now.
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            mapped_now: self.mapped_total as u64,
+            ..self.stats
+        }
     }
 
     pub fn window_base(&self, slot: usize) -> usize {
@@ -268,7 +276,6 @@ impl Pool {
             );
         }
         self.mapped_total -= self.slots[slot].mapped as usize;
-        self.stats.mapped_now = self.mapped_total as u64;
         self.slots[slot].mapped = 0;
         self.stats.resets += 1;
     }
@@ -315,7 +322,6 @@ impl Pool {
         unsafe { *self.fwd_entry(slot, vpage) = 0 };
         self.slots[slot].mapped -= 1;
         self.mapped_total -= 1;
-        self.stats.mapped_now = self.mapped_total as u64;
     }
 
     /// Whether mapping one more page stays within the VMA budget; if not,
@@ -374,7 +380,6 @@ impl Pool {
             if *entry == 0 {
                 self.slots[slot].mapped += 1;
                 self.mapped_total += 1;
-                self.stats.mapped_now = self.mapped_total as u64;
                 self.stats.mapped_peak = self.stats.mapped_peak.max(self.mapped_total as u64);
             }
             *entry = (((ram_page as u32) + 1) << 1) | writable as u32;
