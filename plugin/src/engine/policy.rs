@@ -127,7 +127,8 @@ impl Policy {
         if c.period_ns < PERIOD_NS {
             return None;
         }
-        let fault_time = c.period_fault_ns + c.period_faults * SIGNAL_COST_NS;
+        let period_faults = c.period_faults;
+        let fault_time = c.period_fault_ns + period_faults * SIGNAL_COST_NS;
         let thrashing = c.losses >= 1 && fault_time * 4 > c.period_ns;
         c.period_ns = 0;
         c.period_faults = 0;
@@ -138,7 +139,7 @@ impl Policy {
             c.losses = 0;
             return c.key;
         }
-        if c.period_faults == 0 {
+        if period_faults == 0 {
             // A quiet period: past losses no longer tell anything.
             c.losses = 0;
             c.level = c.level.saturating_sub(1);
@@ -217,5 +218,34 @@ mod tests {
         assert_eq!(stay(&mut p, &k, PERIOD_NS, 2000).1, None);
         p.lost_window(&k, 500);
         assert_eq!(stay(&mut p, &k, PERIOD_NS, 10).1, None);
+    }
+
+    #[test]
+    fn backoff_doubles_unless_a_quiet_period_came_between() {
+        let mut p = Policy::new(WARMUP_NS);
+        let k = key(4);
+        stay(&mut p, &k, WARMUP_NS, 0);
+        p.lost_window(&k, 500);
+        assert_eq!(stay(&mut p, &k, PERIOD_NS, 2000).1, Some(k));
+        assert!(!stay(&mut p, &k, BACKOFF_NS, 0).0, "first backoff");
+        // Back on the window: a busy period that does not thrash (no loss)
+        // must not forgive the past.
+        assert_eq!(stay(&mut p, &k, PERIOD_NS, 500).1, None);
+        p.lost_window(&k, 500);
+        assert_eq!(stay(&mut p, &k, PERIOD_NS, 2000).1, Some(k));
+        // Entries at +0 and +20 ms of user time still back off (40 ms).
+        assert!(!stay(&mut p, &k, BACKOFF_NS, 0).0);
+        assert!(
+            !stay(&mut p, &k, BACKOFF_NS, 0).0,
+            "second backoff is twice as long"
+        );
+        assert!(stay(&mut p, &k, 1000, 0).0);
+        // A quiet period forgives one level: the next backoff is 40 ms again.
+        assert_eq!(stay(&mut p, &k, PERIOD_NS, 0).1, None);
+        p.lost_window(&k, 500);
+        assert_eq!(stay(&mut p, &k, PERIOD_NS, 2000).1, Some(k));
+        assert!(!stay(&mut p, &k, BACKOFF_NS, 0).0);
+        assert!(!stay(&mut p, &k, BACKOFF_NS, 0).0);
+        assert!(stay(&mut p, &k, 1000, 0).0, "back to the second level");
     }
 }
