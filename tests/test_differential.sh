@@ -2,12 +2,13 @@
 # The oracle: every workload of the guest image (the project's programs and
 # the real Debian programs) prints identical results with the accelerator
 # off and on with slots=1 (Shared SPT), 8 (Group-shared) and 256 (Private),
-# and with the default settings.
+# and with the default settings; fault-around off (around=1) with slots=1,
+# at its widest (around=256) with slots=256, at its default (16) otherwise.
 source "$(dirname "$0")/lib.sh"
 # warmup=0: every process uses a window from its first instruction (the
 # default 2 ms warm-up would keep short test programs on the softmmu).
-configs=("hspt=off" "slots=1,warmup=0" "slots=8,warmup=0" "slots=256,warmup=0" "slots=8")
-for w in boot tlb multi memwalk spt bench-pipeline bench-zygote bench-churn; do
+configs=("hspt=off" "slots=1,warmup=0,around=1" "slots=8,warmup=0" "slots=256,warmup=0,around=256" "slots=8")
+for w in boot tlb multi memwalk refault spt bench-pipeline bench-zygote bench-churn; do
 	for c in "${configs[@]}"; do
 		rc=0
 		scripts/run-guest.sh --quiet --plugin "table=off,$c" --log "$work/$w.$c.log" "$w" >/dev/null 2>"$work/$w.$c.err" || rc=$?

@@ -38,4 +38,8 @@ exe = [p for p in procs if p["label"] == "exectest"]
 check(len(exe) >= 12, f"exec: {len(exe)} address spaces of exectest")
 t = d["totals"]["spt"]
 check(t["hits"] > 100 * sum(t["misses"].values()), f"hits {t['hits']} vs misses {t['misses']}")
+check(0 < t["pages_around"] < t["pages_mapped"],
+      f"fault-around mapped neighbours with their faulting page: {t['pages_around']} of {t['pages_mapped']} pages")
+check(pool["faults"] >= t["misses"]["not_mapped"] and pool["fault_handler_ns"] > 0,
+      f"fault handler timed: {pool['faults']} faults, {pool['fault_handler_ns'] / max(1, pool['faults']) / 1000:.1f} us each")
 PY

@@ -26,6 +26,9 @@ pub struct Config {
     /// User-mode time (µs) a context runs through the softmmu before it
     /// gets a window.
     pub warmup_us: u64,
+    /// Fault-around: a window fault maps the faulting page's run of
+    /// neighbours in RAM within its aligned block of this many pages.
+    pub around: usize,
 }
 
 impl Default for Config {
@@ -38,12 +41,14 @@ impl Default for Config {
             accesses: true,
             slots: DEFAULT_SLOTS,
             warmup_us: DEFAULT_WARMUP_US,
+            around: DEFAULT_AROUND,
         }
     }
 }
 
 pub const DEFAULT_SLOTS: usize = 8;
 pub const DEFAULT_WARMUP_US: u64 = 2000;
+pub const DEFAULT_AROUND: usize = 16;
 
 /// Keys the plugin understands, with a one-line description each (shown in
 /// error messages, so a typo tells the user what would have been valid).
@@ -71,6 +76,10 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "warmup",
         "MICROSECONDS: user-mode time a process runs through the softmmu before it gets a window (default 2000; 0 = at once)",
+    ),
+    (
+        "around",
+        "PAGES: fault-around block, a power of two from 1 (off) to 256 (default 16): one fault maps its run of neighbours in RAM",
     ),
     (
         "accesses",
@@ -151,6 +160,16 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
                     }
                 }
             }
+            "around" => {
+                config.around = match value.parse::<usize>() {
+                    Ok(n) if n.is_power_of_two() && n <= 256 => n,
+                    _ => {
+                        return Err(ArgError(format!(
+                            "hspt: bad value in plugin argument '{arg}': expected a power of two from 1 to 256"
+                        )))
+                    }
+                }
+            }
             _ => return Err(ArgError(format!("hspt: unknown plugin argument '{arg}'"))),
         }
         seen.push(key);
@@ -191,6 +210,15 @@ mod tests {
         assert_eq!((c.slots, c.hspt), (256, false));
         assert_eq!(parse(&["slots=1"]).unwrap().slots, 1);
         for bad in ["slots=0", "slots=257", "slots=x", "slots=-1"] {
+            assert!(parse(&[bad]).unwrap_err().0.contains(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn around_is_a_power_of_two() {
+        assert_eq!(parse(&["around=1"]).unwrap().around, 1);
+        assert_eq!(parse(&["around=64"]).unwrap().around, 64);
+        for bad in ["around=0", "around=3", "around=512", "around=x"] {
             assert!(parse(&[bad]).unwrap_err().0.contains(bad), "{bad}");
         }
     }

@@ -173,7 +173,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
     let a = accel();
     if a.config.hspt {
         check_supported(api, vcpus)?;
-        engine::start(api, a.config.slots, a.config.warmup_us)?;
+        engine::start(api, a.config.slots, a.config.warmup_us, a.config.around)?;
     }
     qemu_plugin::qemu_plugin_register_atexit_cb(id, |_| report_at_exit())
         .map_err(|e| format!("hspt: cannot register the exit report: {e}"))?;
@@ -334,7 +334,7 @@ fn report_at_exit() {
         })
         .collect();
     // SAFETY: the vCPUs have stopped.
-    let pool = unsafe { engine::engine() }.map(|e| (e.pool.nslots(), e.pool.stats()));
+    let pool = unsafe { engine::engine() }.map(|e| (e.pool.nslots(), e.report_stats()));
     let report = Report::new(per_vcpu, pool);
     if a.config.table {
         // Straight to stderr: qemu_plugin_outs() only prints under `-d plugin`.

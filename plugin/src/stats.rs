@@ -304,6 +304,15 @@ impl Report {
                      {} fallbacks of thrashing windows",
                     totals.spt.entries_softmmu, totals.spt.fallbacks
                 );
+                let _ = writeln!(
+                    out,
+                    "hspt: {} window faults, {:.1} us each in the handler (signal delivery not included); \
+                     {} pages mapped, {} of them by fault-around",
+                    p.faults,
+                    p.fault_ns as f64 / 1000.0 / p.faults.max(1) as f64,
+                    totals.spt.pages_mapped,
+                    totals.spt.pages_around
+                );
             }
             None => {
                 let _ = writeln!(out, "hspt: SPT off (hspt=off): statistics only");
@@ -333,7 +342,7 @@ impl Report {
         }
         let pool = match &self.pool {
             Some((slots, p)) => format!(
-                "{{\"enabled\": true, \"slots\": {slots}, \"windows_used\": {}, \"evictions\": {}, \"budget_evictions\": {}, \"window_resets\": {}, \"mapped_pages_peak\": {}, \"mapped_pages_at_exit\": {}, \"vma_budget\": {}, \"max_map_count\": {}, \"rmap_overflows\": {}}}",
+                "{{\"enabled\": true, \"slots\": {slots}, \"windows_used\": {}, \"evictions\": {}, \"budget_evictions\": {}, \"window_resets\": {}, \"mapped_pages_peak\": {}, \"mapped_pages_at_exit\": {}, \"vma_budget\": {}, \"max_map_count\": {}, \"rmap_overflows\": {}, \"faults\": {}, \"fault_handler_ns\": {}}}",
                 p.windows_used,
                 p.evictions,
                 p.budget_evictions,
@@ -342,7 +351,9 @@ impl Report {
                 p.mapped_now,
                 p.vma_budget,
                 p.max_map_count,
-                p.rmap_overflows
+                p.rmap_overflows,
+                p.faults,
+                p.fault_ns
             ),
             None => "{\"enabled\": false}".to_string(),
         };
@@ -426,7 +437,7 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
     let c = &s.spt;
     let _ = write!(
         out,
-        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"pages_mapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
+        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
         s.user_accesses,
         s.kernel_accesses,
         s.user_entries,
@@ -439,6 +450,7 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
         c.miss_special,
         c.guest_faults,
         c.pages_mapped,
+        c.pages_around,
         c.pages_invalidated,
         c.windows_reset,
         c.code_protects,

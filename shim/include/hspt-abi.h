@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change to this file. */
-#define HSPT_ABI_VERSION 2
+#define HSPT_ABI_VERSION 3
 
 /* Guest TLB-maintenance operations (AArch32 CP15 c8), as executed. */
 enum hspt_tlbi_kind {
@@ -122,6 +122,14 @@ struct hspt_qemu_api {
     /* Set-up checks, for the accelerator's refusal messages. */
     int (*vcpu_count)(void);
     int (*icount_or_replay)(void);
+    /*
+     * What @fill would give for a load from @vaddr, for the current MMU
+     * index, without ever raising anything: HSPT_FILL_RAM with @out filled
+     * in, or HSPT_FILL_SPECIAL when the page is not mappable now (no valid
+     * translation, MMIO, watchpoint, ...). Same calling rules as @fill;
+     * used to map a faulting page's neighbours in the same mmap().
+     */
+    uint32_t (*probe)(uint32_t vaddr, struct hspt_fill *out);
 };
 
 struct hspt_accel_ops {

@@ -167,15 +167,22 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
             if let Some((k, pages)) = e.pool.make_room(slot) {
                 e.policy.lost_window(&k, pages);
             }
-            let mut mapped = e.pool.map(slot, vpage, &out);
+            let (first, pages, first_fill) = run_around(e, slot, vpage, &out);
+            let mut mapped = e.pool.map_run(slot, first, pages, &first_fill);
+            let mut done = pages;
             if mapped == Err(libc::ENOMEM) {
-                // The VMA estimate was short: free this window and retry.
+                // The VMA estimate was short: free this window and retry
+                // with the faulting page alone.
                 e.pool.reset(slot);
-                mapped = e.pool.map(slot, vpage, &out);
+                mapped = e.pool.map_run(slot, vpage, 1, &out);
+                done = 1;
             }
             e.stay_fault_ns += now_ns().saturating_sub(filled);
             match mapped {
-                Ok(()) => e.pending.pages_mapped += 1,
+                Ok(()) => {
+                    e.pending.pages_mapped += done as u64;
+                    e.pending.pages_around += done as u64 - 1;
+                }
                 // SAFETY: as above; the softmmu performs the access.
                 Err(_) => unsafe { reexecute(pc, 0) },
             }
@@ -203,4 +210,55 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
             unsafe { reexecute(pc, 1) };
         }
     }
+}
+
+/// Fault-around: the faulting page's neighbours in its aligned block of
+/// `around` pages join its mapping when they are not mapped yet, a load
+/// would find them in RAM now, and they continue the faulting page's run
+/// of guest RAM with the same protection. One mmap then maps the whole
+/// run, for the price of one page. Pages the guest has not touched are
+/// mapped only if their translation is valid already, which a real TLB
+/// could have cached just as well (a speculative walk).
+///
+/// Returns the first page of the run, its length and its first page's
+/// fill. Called from the fault handler: no allocation, no lock.
+fn run_around(
+    e: &super::Engine,
+    slot: usize,
+    vpage: usize,
+    out: &abi::hspt_fill,
+) -> (usize, usize, abi::hspt_fill) {
+    let around = e.around;
+    let Some(probe) = e.api.probe.filter(|_| around > 1) else {
+        return (vpage, 1, *out);
+    };
+    let block = vpage & !(around - 1);
+    // Does guest page `v`, `delta` pages from the faulting one, continue
+    // its run? Fills `f` when it does.
+    let continues = |v: usize, delta: i64, f: &mut abi::hspt_fill| -> bool {
+        if e.pool.is_mapped(slot, v) {
+            return false;
+        }
+        // SAFETY: QEMU's non-faulting service, on the vCPU thread inside
+        // the fault handler like fill; `f` is ours.
+        let kind = unsafe { probe((v * PAGE) as u32, f) };
+        let step = delta * PAGE as i64;
+        kind == abi::HSPT_FILL_RAM
+            && f.fd == out.fd
+            && f.prot == out.prot
+            && f.fd_offset as i64 == out.fd_offset as i64 + step
+            && f.ram_addr as i64 == out.ram_addr as i64 + step
+    };
+    let mut scratch = abi::hspt_fill::default();
+    let mut first = vpage;
+    let mut first_fill = *out;
+    while first > block && continues(first - 1, first as i64 - 1 - vpage as i64, &mut scratch) {
+        first -= 1;
+        first_fill = scratch;
+    }
+    let mut end = vpage + 1;
+    while end < block + around && continues(end, end as i64 - vpage as i64, &mut scratch) {
+        end += 1;
+    }
+    (first, end - first, first_fill)
 }

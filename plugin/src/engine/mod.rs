@@ -38,6 +38,8 @@ pub struct SptCounters {
     /// Faults that were the guest's own page faults.
     pub guest_faults: u64,
     pub pages_mapped: u64,
+    /// Of those, pages mapped by fault-around with a faulting neighbour.
+    pub pages_around: u64,
     /// User-mode entries that ran through the softmmu (warm-up, fallback).
     pub entries_softmmu: u64,
     /// Times the context was moved to the softmmu because its window
@@ -60,6 +62,7 @@ impl SptCounters {
         self.entries_softmmu += o.entries_softmmu;
         self.fallbacks += o.fallbacks;
         self.pages_mapped += o.pages_mapped;
+        self.pages_around += o.pages_around;
         self.pages_invalidated += o.pages_invalidated;
         self.windows_reset += o.windows_reset;
         self.code_protects += o.code_protects;
@@ -87,7 +90,12 @@ pub struct Engine {
     /// the time the fault handler spent on them.
     stay_faults: u64,
     stay_fault_ns: u64,
+    /// All faults and handler time, for the report.
+    faults_total: u64,
+    fault_ns_total: u64,
     pub policy: Policy,
+    /// Fault-around block, in pages (1 = off); a power of two.
+    around: usize,
 }
 
 struct EngineCell(UnsafeCell<Engine>);
@@ -125,7 +133,12 @@ fn has_fsgsbase() -> bool {
 }
 
 /// Reserves the pool and installs the fault handler.
-pub fn start(api: &'static abi::hspt_qemu_api, slots: usize, warmup_us: u64) -> Result<(), String> {
+pub fn start(
+    api: &'static abi::hspt_qemu_api,
+    slots: usize,
+    warmup_us: u64,
+    around: usize,
+) -> Result<(), String> {
     if api.fill.is_none() || api.reexecute.is_none() || api.in_generated_code.is_none() {
         return Err(
             "hspt: this QEMU lacks the HSPT fault services: rebuild it with `make qemu`".into(),
@@ -143,7 +156,10 @@ pub fn start(api: &'static abi::hspt_qemu_api, slots: usize, warmup_us: u64) -> 
         fills_returned: 0,
         stay_faults: 0,
         stay_fault_ns: 0,
+        faults_total: 0,
+        fault_ns_total: 0,
         policy: Policy::new(warmup_us * 1000),
+        around,
     };
     if ENGINE.set(EngineCell(UnsafeCell::new(engine))).is_err() {
         return Err("hspt: engine started twice".into());
@@ -198,6 +214,8 @@ impl Engine {
     /// context whose window thrashes goes to the softmmu for a while.
     pub fn leave_user(&mut self) {
         let used_window = self.current.take().is_some();
+        self.faults_total += self.stay_faults;
+        self.fault_ns_total += self.stay_fault_ns;
         if let Some(key) = self
             .policy
             .leave(used_window, self.stay_faults, self.stay_fault_ns)
@@ -254,6 +272,15 @@ impl Engine {
     /// Translated code is being made from `ram_addr` (invariant 4).
     pub fn protect_code(&mut self, ram_addr: u64) {
         self.pending.code_protects += self.pool.protect_code(ram_addr);
+    }
+
+    /// Pool-wide counters for the report, with the fault handler's totals.
+    pub fn report_stats(&self) -> pool::PoolStats {
+        pool::PoolStats {
+            faults: self.faults_total + self.stay_faults,
+            fault_ns: self.fault_ns_total + self.stay_fault_ns,
+            ..self.pool.stats()
+        }
     }
 
     /// Counters since the last call, for the current process.

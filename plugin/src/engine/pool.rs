@@ -71,6 +71,10 @@ pub struct PoolStats {
     pub vma_budget: u64,
     pub max_map_count: u64,
     pub rmap_overflows: u64,
+    /// Window faults handled, and the time spent in the handler on them
+    /// (signal delivery and return not included). Filled by the engine.
+    pub faults: u64,
+    pub fault_ns: u64,
 }
 
 pub struct Pool {
@@ -346,9 +350,23 @@ impl Pool {
 
     /// Maps RAM page `fill` at guest page `vpage` of window `slot`.
     pub fn map(&mut self, slot: usize, vpage: usize, fill: &abi::hspt_fill) -> Result<(), i32> {
-        let ram_page = (fill.ram_addr / PAGE as u64) as usize;
+        self.map_run(slot, vpage, 1, fill)
+    }
+
+    /// Maps `pages` guest pages from `vpage` on, with one mmap, to the run
+    /// of RAM that starts with `fill` (contiguous in the file and in
+    /// ram_addr_t; one protection for all).
+    pub fn map_run(
+        &mut self,
+        slot: usize,
+        vpage: usize,
+        pages: usize,
+        fill: &abi::hspt_fill,
+    ) -> Result<(), i32> {
+        debug_assert!(pages >= 1 && vpage + pages <= PAGES_PER_WINDOW);
+        let first_ram_page = (fill.ram_addr / PAGE as u64) as usize;
         let mut writable = fill.prot & abi::HSPT_PROT_WRITE != 0;
-        if ram_page >= RMAP_PAGES {
+        if first_ram_page + pages > RMAP_PAGES {
             // Not trackable for code protection: never writable.
             writable = false;
         }
@@ -358,12 +376,12 @@ impl Pool {
             libc::PROT_READ
         };
         let addr = self.window_base(slot) + vpage * PAGE;
-        // SAFETY: replaces one page of our own window with the guest RAM
-        // page QEMU named (a shared mapping of its own RAM file).
+        // SAFETY: replaces pages of our own window with the guest RAM pages
+        // QEMU named (a shared mapping of its own RAM file).
         let p = unsafe {
             libc::mmap(
                 addr as *mut libc::c_void,
-                PAGE,
+                pages * PAGE,
                 prot,
                 libc::MAP_SHARED | libc::MAP_FIXED,
                 fill.fd,
@@ -374,19 +392,22 @@ impl Pool {
             // SAFETY: reading errno right after the failed call.
             return Err(unsafe { *libc::__errno_location() });
         }
-        let entry = self.fwd_entry(slot, vpage);
-        // SAFETY: in-bounds entry of our own table.
-        unsafe {
-            if *entry == 0 {
-                self.slots[slot].mapped += 1;
-                self.mapped_total += 1;
-                self.stats.mapped_peak = self.stats.mapped_peak.max(self.mapped_total as u64);
+        for i in 0..pages {
+            let ram_page = first_ram_page + i;
+            let entry = self.fwd_entry(slot, vpage + i);
+            // SAFETY: in-bounds entry of our own table.
+            unsafe {
+                if *entry == 0 {
+                    self.slots[slot].mapped += 1;
+                    self.mapped_total += 1;
+                }
+                *entry = (((ram_page as u32) + 1) << 1) | writable as u32;
             }
-            *entry = (((ram_page as u32) + 1) << 1) | writable as u32;
+            if writable {
+                self.rmap_add(ram_page, slot, vpage + i);
+            }
         }
-        if writable {
-            self.rmap_add(ram_page, slot, vpage);
-        }
+        self.stats.mapped_peak = self.stats.mapped_peak.max(self.mapped_total as u64);
         Ok(())
     }
 
