@@ -10,6 +10,9 @@ Configurations:
   slots=N    patched qemu-system-arm, HSPT with N windows
   user       qemu-arm (user mode, built from the same QEMU source), for
              workloads that are a single static program (see USER_COMMANDS)
+  native     the same C source built for the host (gcc -O2) and run
+             directly, for the project's own kernels (see NATIVE_COMMANDS):
+             the floor no emulator can go below on this machine
 All plugin runs use accesses=off,table=off, so that what is timed is the
 emulation, not the statistics.
 
@@ -63,8 +66,13 @@ USER_COMMANDS = {
     "bench-sqlite": (["/usr/bin/sqlite3", ":memory:", SQL], "sqlite", None, "sha16"),
     "bench-lua": (["/usr/bin/lua5.4", "-e", LUA], "lua", None, "sha16"),
 }
+# The project's own kernels built for the host: (C source, arguments).
+NATIVE_COMMANDS = {
+    "memwalk": ("tests/guest/memwalk.c", ["16", "4000000"]),
+    "memwalk-small": ("tests/guest/memwalk.c", ["1", "20000000"]),
+}
 SLOTS = [1, 4, 8, 16, 32, 256]
-DEFAULT_CONFIGS = ["stock", "off"] + [f"slots={n}" for n in SLOTS] + ["user"]
+DEFAULT_CONFIGS = ["stock", "off"] + [f"slots={n}" for n in SLOTS] + ["user", "native"]
 TIME_RE = re.compile(r"^@@HSPT time (\S+) ms=(\d+)", re.M)
 RESULT_RE = re.compile(r"^@@HSPT result .*$", re.M)
 
@@ -134,6 +142,22 @@ def run_user(workload, timeout, tmp):
     return (g if g is not None else guest_ms), wall, results
 
 
+def run_native(workload, timeout, tmp):
+    """The same C source built for the host and run directly."""
+    src, args = NATIVE_COMMANDS[workload]
+    exe = os.path.join(tmp, "native-" + os.path.basename(src)[:-2])
+    if not os.path.exists(exe):
+        cc = subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(TOP, src)], capture_output=True, text=True)
+        if cc.returncode != 0:
+            raise RuntimeError(f"cannot build {src} for the host: {cc.stderr}")
+    t0 = time.monotonic()
+    p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout)
+    wall = time.monotonic() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"{workload} natively failed: {p.stderr}")
+    return parse(p.stdout, wall)
+
+
 def parse(out, wall):
     times = [int(ms) for _, ms in TIME_RE.findall(out)]
     results = sorted(RESULT_RE.findall(out))
@@ -161,10 +185,11 @@ def main():
         if not os.access(os.path.join(TOP, "guest/workloads", w), os.X_OK):
             ap.error(f"no workload '{w}' in guest/workloads")
     for c in configs:
-        if c not in ("stock", "off", "user") and not re.fullmatch(r"slots=\d+", c):
-            ap.error(f"unknown configuration '{c}' (stock, off, slots=N, user)")
+        if c not in ("stock", "off", "user", "native") and not re.fullmatch(r"slots=\d+", c):
+            ap.error(f"unknown configuration '{c}' (stock, off, slots=N, user, native)")
 
-    plan = [(w, c) for w in workloads for c in configs if c != "user" or w in USER_COMMANDS]
+    plan = [(w, c) for w in workloads for c in configs
+            if (c != "user" or w in USER_COMMANDS) and (c != "native" or w in NATIVE_COMMANDS)]
     tmp = tempfile.mkdtemp(prefix="hspt-bench.")
     samples = {(w, c): [] for w, c in plan}
     total = len(plan) * a.runs
@@ -176,6 +201,8 @@ def main():
             print(f"[{n}/{total}] run {r + 1}: {w} under {c} ...", end="", flush=True, file=sys.stderr)
             if c == "user":
                 guest_ms, wall, results = run_user(w, a.timeout, tmp)
+            elif c == "native":
+                guest_ms, wall, results = run_native(w, a.timeout, tmp)
             else:
                 guest_ms, wall, results = run_system(w, c, a.timeout)
             samples[(w, c)].append({"guest_ms": guest_ms, "wall_s": round(wall, 3), "results": results})
@@ -211,7 +238,8 @@ def main():
             rows.append({
                 "workload": w, "config": c, "guest_ms_median": g, "wall_s_median": wl,
                 "speedup_vs_stock": round(base / g, 3) if base and g else None,
-                "wall_speedup_vs_stock": round(base_wall / wl, 3) if base_wall and wl and c != "user" else None,
+                "wall_speedup_vs_stock": (round(base_wall / wl, 3) if base_wall and wl
+                                          and c not in ("user", "native") else None),
                 "samples": ss,
             })
 
@@ -232,7 +260,8 @@ def main():
           f"- QEMU: {meta['qemu']}",
           f"- {a.runs} runs per configuration, medians; total time {elapsed / 60:.1f} min",
           "- time = the workload's own time (guest clock, `@@HSPT time` lines); wall = whole QEMU run, boot included",
-          "- stock = unpatched QEMU; off = patched QEMU with the plugin and hspt=off; slots=N = HSPT; user = qemu-arm",
+          "- stock = unpatched QEMU; off = patched QEMU with the plugin and hspt=off; slots=N = HSPT; user = qemu-arm;"
+          " native = the same C source built for this host (the floor)",
           "",
           "| workload | config | time | speedup vs stock | wall | wall speedup |",
           "| --- | --- | ---: | ---: | ---: | ---: |"]
@@ -289,6 +318,16 @@ def bar_checks(rows, groups):
                        "measured": f"{s8:.2f}x vs {s256:.2f}x", "met": s8 >= 0.95 * s256})
         checks.append({"bar": "multi-process group: slots=1 visibly worse than slots=8 (by 5% or more)",
                        "measured": f"{s1:.2f}x vs {s8:.2f}x", "met": s1 <= 0.95 * s8})
+    by = {(r["workload"], r["config"]): r["guest_ms_median"] for r in rows}
+    off, hspt, user, native = (by.get(("memwalk", c)) for c in ("off", "slots=8", "user", "native"))
+    if off and hspt:
+        checks.append({"bar": "memwalk: HSPT (default slots=8) at least 2.5x faster than hspt=off",
+                       "measured": f"{off / hspt:.2f}x" + (f"; native code itself is only {off / native:.2f}x "
+                                                           "faster than hspt=off here" if native else ""),
+                       "met": off / hspt >= 2.5})
+    if hspt and user:
+        checks.append({"bar": "memwalk: HSPT (default slots=8) within 1.5x of qemu-arm user mode",
+                       "measured": f"{hspt / user:.2f}x the time of user mode", "met": hspt <= 1.5 * user})
     default = "slots=8"
     slow = [f"{r['workload']} {r['speedup_vs_stock']:.2f}x" for r in rows
             if r["config"] == default and r["speedup_vs_stock"] and r["speedup_vs_stock"] < 1 / 1.05]

@@ -14,4 +14,4 @@ say() { echo "== $*"; }
 
 # Result lines of a workload run: "@@HSPT" lines without the boot banner's
 # timing-free parts kept as they are (they are deterministic).
-results() { grep -a '^@@HSPT' "$1" | grep -av '^@@HSPT time ' | tr -d '\r'; }
+results() { grep -a '^@@HSPT' "$1" | grep -avE '^@@HSPT (time|phases) ' | tr -d '\r'; }
