@@ -176,7 +176,19 @@ def main():
     ap.add_argument("--configs", default=os.environ.get("CONFIGS", ",".join(DEFAULT_CONFIGS)))
     ap.add_argument("--out", default=os.path.join(TOP, "bench/results"))
     ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--render", metavar="JSON",
+                    help="only remake the Markdown summary and the plot (and the derived parts of the JSON) "
+                         "from a results file, without running anything")
     a = ap.parse_args()
+    if a.render:
+        with open(a.render) as f:
+            data = json.load(f)
+        rows = data["rows"]
+        workloads = list(dict.fromkeys(r["workload"] for r in rows))
+        configs = list(dict.fromkeys(r["config"] for r in rows))
+        report(data["meta"], rows, workloads, configs, a.render[:-len(".json")] if a.render.endswith(".json")
+               else a.render)
+        return
     if a.runs < 1:
         ap.error("--runs must be at least 1")
     workloads = [w for w in a.workloads.split(",") if w]
@@ -243,10 +255,15 @@ def main():
                 "samples": ss,
             })
 
+    os.makedirs(a.out, exist_ok=True)
+    report(meta, rows, workloads, configs, os.path.join(a.out, date.strftime("%Y-%m-%dT%H%M%SZ")))
+
+
+def report(meta, rows, workloads, configs, stem):
+    """Writes STEM.json (samples, medians, groups, bar checks), STEM.md and
+    the plot, and prints the summary."""
     groups = group_summary(rows, workloads, configs)
     checks = bar_checks(rows, groups)
-    os.makedirs(a.out, exist_ok=True)
-    stem = os.path.join(a.out, date.strftime("%Y-%m-%dT%H%M%SZ"))
     with open(stem + ".json", "w") as f:
         json.dump({"meta": meta, "rows": rows, "groups": groups, "checks": checks}, f, indent=2)
     plot = None
@@ -258,7 +275,7 @@ def main():
           f"- command: `{meta['command']}`",
           f"- host: {meta['host_cpu']}, {meta['host_cores']} cores, Linux {meta['kernel']}",
           f"- QEMU: {meta['qemu']}",
-          f"- {a.runs} runs per configuration, medians; total time {elapsed / 60:.1f} min",
+          f"- {meta['runs']} runs per configuration, medians; total time {meta['elapsed_s'] / 60:.1f} min",
           "- time = the workload's own time (guest clock, `@@HSPT time` lines); wall = whole QEMU run, boot included",
           "- stock = unpatched QEMU; off = patched QEMU with the plugin and hspt=off; slots=N = HSPT; user = qemu-arm;"
           " native = the same C source built for this host (the floor)",
@@ -297,7 +314,9 @@ def group_summary(rows, workloads, configs):
         ws = [w for w in members if w in workloads]
         if not ws:
             continue
-        gm = {c: geomean([by[(w, c)]["speedup_vs_stock"] for w in ws if (w, c) in by]) for c in configs}
+        # Only configurations that ran every workload of the group.
+        gm = {c: geomean([by[(w, c)]["speedup_vs_stock"] for w in ws]) if all((w, c) in by for w in ws)
+              else None for c in configs}
         by_slots = {int(c.split("=")[1]): v for c, v in gm.items() if c.startswith("slots=") and v}
         out[name] = {"workloads": ws, "geomean": gm, "by_slots": by_slots}
     return out
