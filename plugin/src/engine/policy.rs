@@ -1,7 +1,7 @@
 //! Which guest contexts use a window (the dynamic switching of the
 //! selective hardware/software paging paper, seed 002).
 //!
-//! A window fault costs about 10 µs (SIGSEGV, a softmmu translation, an
+//! A window fault costs 10-15 µs (SIGSEGV, a softmmu translation, an
 //! `mmap`), a thousand times a hit, so windows pay off for contexts that
 //! run long enough to reuse their mappings, and lose for:
 //! - short-lived processes (fork/exec storms): a context runs through the
