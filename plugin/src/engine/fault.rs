@@ -167,7 +167,14 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
             if let Some((k, pages)) = e.pool.make_room(slot) {
                 e.policy.lost_window(&k, pages);
             }
-            let (first, pages, first_fill) = run_around(e, slot, vpage, &out);
+            let (first, pages) = run_around(e, slot, vpage, &out);
+            // The run is contiguous in the RAM file and in ram_addr_t.
+            let back = ((vpage - first) * PAGE) as u64;
+            let first_fill = abi::hspt_fill {
+                fd_offset: out.fd_offset - back,
+                ram_addr: out.ram_addr - back,
+                ..out
+            };
             let mut mapped = e.pool.map_run(slot, first, pages, &first_fill);
             let mut done = pages;
             if mapped == Err(libc::ENOMEM) {
@@ -220,45 +227,42 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
 /// mapped only if their translation is valid already, which a real TLB
 /// could have cached just as well (a speculative walk).
 ///
-/// Returns the first page of the run, its length and its first page's
-/// fill. Called from the fault handler: no allocation, no lock.
+/// Returns the first page of the run and its length. Called from the
+/// fault handler: no allocation, no lock.
 fn run_around(
     e: &super::Engine,
     slot: usize,
     vpage: usize,
     out: &abi::hspt_fill,
-) -> (usize, usize, abi::hspt_fill) {
+) -> (usize, usize) {
     let around = e.around;
     let Some(probe) = e.api.probe.filter(|_| around > 1) else {
-        return (vpage, 1, *out);
+        return (vpage, 1);
     };
     let block = vpage & !(around - 1);
-    // Does guest page `v`, `delta` pages from the faulting one, continue
-    // its run? Fills `f` when it does.
-    let continues = |v: usize, delta: i64, f: &mut abi::hspt_fill| -> bool {
+    // Does guest page `v` continue the faulting page's run?
+    let continues = |v: usize| -> bool {
         if e.pool.is_mapped(slot, v) {
             return false;
         }
+        let mut f = abi::hspt_fill::default();
         // SAFETY: QEMU's non-faulting service, on the vCPU thread inside
         // the fault handler like fill; `f` is ours.
-        let kind = unsafe { probe((v * PAGE) as u32, f) };
-        let step = delta * PAGE as i64;
+        let kind = unsafe { probe((v * PAGE) as u32, &mut f) };
+        let step = (v as i64 - vpage as i64) * PAGE as i64;
         kind == abi::HSPT_FILL_RAM
             && f.fd == out.fd
             && f.prot == out.prot
             && f.fd_offset as i64 == out.fd_offset as i64 + step
             && f.ram_addr as i64 == out.ram_addr as i64 + step
     };
-    let mut scratch = abi::hspt_fill::default();
     let mut first = vpage;
-    let mut first_fill = *out;
-    while first > block && continues(first - 1, first as i64 - 1 - vpage as i64, &mut scratch) {
+    while first > block && continues(first - 1) {
         first -= 1;
-        first_fill = scratch;
     }
     let mut end = vpage + 1;
-    while end < block + around && continues(end, end as i64 - vpage as i64, &mut scratch) {
+    while end < block + around && continues(end) {
         end += 1;
     }
-    (first, end - first, first_fill)
+    (first, end - first)
 }

@@ -348,11 +348,6 @@ impl Pool {
         lost
     }
 
-    /// Maps RAM page `fill` at guest page `vpage` of window `slot`.
-    pub fn map(&mut self, slot: usize, vpage: usize, fill: &abi::hspt_fill) -> Result<(), i32> {
-        self.map_run(slot, vpage, 1, fill)
-    }
-
     /// Maps `pages` guest pages from `vpage` on, with one mmap, to the run
     /// of RAM that starts with `fill` (contiguous in the file and in
     /// ram_addr_t; one protection for all).
