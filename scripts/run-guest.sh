@@ -12,6 +12,8 @@
 # WORKLOAD is a script in guest/workloads (boot, multi, tlb, memwalk, ...) or
 # "shell" for an interactive shell.
 # Prints the guest's "@@HSPT" lines, then the plugin's per-process table.
+# Environment: HSPT_QEMU, HSPT_PLUGIN: another patched qemu-system-arm or
+# libhspt.so than build/hspt and target/release (for developers).
 # Exit status: the workload's (0 = all results produced and it succeeded).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +40,9 @@ if [ "$workload" != shell ] && [ ! -x "$top/guest/workloads/$workload" ]; then
 	exit 2
 fi
 qemu="$top/build/$flavour/build/qemu-system-arm"
+# Developers: HSPT_QEMU and HSPT_PLUGIN run another build of the patched
+# QEMU or of the plugin (e.g. a work tree's) with the same guest.
+[ "$flavour" = hspt ] && qemu="${HSPT_QEMU:-$qemu}"
 for f in "$qemu" "$top/build/guest/zImage" "$top/build/guest/initrd.cpio.gz"; do
 	[ -e "$f" ] || { echo "run-guest: $f is missing: run 'make all' (or make qemu-stock)" >&2; exit 2; }
 done
@@ -46,7 +51,7 @@ args=(-M virt -cpu cortex-a15 -smp 1 -m 512 -nic none -no-reboot
       -kernel "$top/build/guest/zImage" -initrd "$top/build/guest/initrd.cpio.gz"
       -append "console=ttyAMA0 panic=-1 quiet hspt.workload=$workload")
 if [ "$plugin" = 1 ]; then
-	so="$top/target/release/libhspt.so"
+	so="${HSPT_PLUGIN:-$top/target/release/libhspt.so}"
 	[ -e "$so" ] || { echo "run-guest: $so is missing: run 'make plugin'" >&2; exit 2; }
 	p="$so"
 	[ -n "$stats" ] && p="$p,stats=$stats"

@@ -29,6 +29,10 @@ pub struct Config {
     /// Fault-around: a window fault maps the faulting page's run of
     /// neighbours in RAM within its aligned block of this many pages.
     pub around: usize,
+    /// Test only: every N-th unmap or write-protect of a window page fails
+    /// as if the kernel had refused it (0 = never), so the recovery path
+    /// (reset the whole window) runs under a real guest.
+    pub fail_every: u32,
 }
 
 impl Default for Config {
@@ -42,6 +46,7 @@ impl Default for Config {
             slots: DEFAULT_SLOTS,
             warmup_us: DEFAULT_WARMUP_US,
             around: DEFAULT_AROUND,
+            fail_every: 0,
         }
     }
 }
@@ -84,6 +89,10 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "accesses",
         "on|off: count guest memory accesses per process (default on; off is faster)",
+    ),
+    (
+        "fail_every",
+        "N: for tests: every N-th unmap or write-protect of a window page fails as if the kernel refused it (default 0 = never)",
     ),
 ];
 
@@ -170,6 +179,13 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
                     }
                 }
             }
+            "fail_every" => {
+                config.fail_every = value.parse::<u32>().map_err(|_| {
+                    ArgError(format!(
+                        "hspt: bad value in plugin argument '{arg}': expected a number (0 = never)"
+                    ))
+                })?
+            }
             _ => return Err(ArgError(format!("hspt: unknown plugin argument '{arg}'"))),
         }
         seen.push(key);
@@ -221,6 +237,15 @@ mod tests {
         for bad in ["around=0", "around=3", "around=512", "around=x"] {
             assert!(parse(&[bad]).unwrap_err().0.contains(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn fail_every_is_a_number() {
+        assert_eq!(parse(&["fail_every=7"]).unwrap().fail_every, 7);
+        assert!(parse(&["fail_every=x"])
+            .unwrap_err()
+            .0
+            .contains("fail_every=x"));
     }
 
     #[test]

@@ -18,9 +18,10 @@ use hspt_shim as abi;
 use qemu_plugin::{PluginId, PluginU64, TranslationBlock, VCPUIndex};
 
 use crate::args::Config;
+use crate::context::ProcessKey;
 use crate::engine::{self, SptCounters};
 use crate::label::{self, Outcome, RecentExecs};
-use crate::stats::{ProcessKey, ProcessStats, Report};
+use crate::stats::{ProcessStats, Report};
 
 /// How many user-mode entries of a context may try to label it, and how
 /// many more may find its memory not yet readable.
@@ -99,9 +100,7 @@ impl VcpuState {
                 s.kernel_accesses += delta;
             }
         }
-        // SAFETY: hooks run on the vCPU thread, outside the fault handler.
-        if let Some(e) = unsafe { engine::engine() } {
-            let spt = e.take_counters();
+        if let Some(spt) = engine::with_engine(|e| e.take_counters()) {
             if spt != SptCounters::default() {
                 let key = self.key;
                 self.stats(key).spt.add(&spt);
@@ -130,6 +129,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
         score: board,
         offset: 0,
     });
+    let hspt_on = config.hspt;
     let state = Accel {
         config,
         accesses,
@@ -157,10 +157,12 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
         abi_version: abi::HSPT_ABI_VERSION,
         size: std::mem::size_of::<abi::hspt_accel_ops>() as u32,
         opaque: std::ptr::null_mut(),
+        flags: if hspt_on { abi::HSPT_ACCEL_MAPS_RAM } else { 0 },
         context_event: Some(on_context_event),
         tlb_maintenance: Some(on_tlb_maintenance),
         qemu_flush: Some(on_qemu_flush),
         protect_code: Some(on_protect_code),
+        softmmu_flush: Some(on_softmmu_flush),
     }));
     let mut api: *const abi::hspt_qemu_api = std::ptr::null();
     // SAFETY: `register` is QEMU's function (see above); `ops` is 'static.
@@ -173,7 +175,13 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
     let a = accel();
     if a.config.hspt {
         check_supported(api, vcpus)?;
-        engine::start(api, a.config.slots, a.config.warmup_us, a.config.around)?;
+        engine::start(
+            api,
+            a.config.slots,
+            a.config.warmup_us,
+            a.config.around,
+            a.config.fail_every,
+        )?;
     }
     qemu_plugin::qemu_plugin_register_atexit_cb(id, |_| report_at_exit())
         .map_err(|e| format!("hspt: cannot register the exit report: {e}"))?;
@@ -199,11 +207,6 @@ pub fn instrument_tb(tb: &TranslationBlock) {
 
 /// Unsupported set-ups are refused, not silently slowed down or crashed.
 fn check_supported(api: &abi::hspt_qemu_api, vcpus: usize) -> Result<(), String> {
-    if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
-        return Err(
-            "hspt: hspt=on needs an x86-64 Linux host; use hspt=off for statistics only".into(),
-        );
-    }
     // SAFETY: QEMU's own query functions, no arguments.
     let (smp, icount) = unsafe {
         (
@@ -245,12 +248,8 @@ extern "C" fn on_context_event(
         return 0;
     }
     st.user = ctx.mode == abi::HSPT_ARM_MODE_USR;
-    // SAFETY: hooks run on the vCPU thread, outside the fault handler.
-    let engine = unsafe { engine::engine() };
     if !st.user {
-        if let Some(e) = engine {
-            e.leave_user();
-        }
+        engine::with_engine(|e| e.leave_user());
         return 0;
     }
     let key = st.key;
@@ -258,7 +257,7 @@ extern "C" fn on_context_event(
     if a.config.labels {
         maybe_label(&mut st, key, ctx.regs_sp);
     }
-    engine.is_some_and(|e| e.enter_user(ctx)) as i32
+    engine::with_engine(|e| e.enter_user(ctx)).unwrap_or(false) as i32
 }
 
 fn maybe_label(st: &mut VcpuState, key: ProcessKey, user_sp: u32) {
@@ -293,10 +292,7 @@ fn maybe_label(st: &mut VcpuState, key: ProcessKey, user_sp: u32) {
 }
 
 extern "C" fn on_tlb_maintenance(_opaque: *mut c_void, vcpu: u32, kind: u32, operand: u64) {
-    // SAFETY: hooks run on the vCPU thread, outside the fault handler.
-    if let Some(e) = unsafe { engine::engine() } {
-        e.tlb_maintenance(kind, operand);
-    }
+    engine::with_engine(|e| e.tlb_maintenance(kind, operand));
     let mut st = accel().vcpu(vcpu);
     let key = st.key;
     let kind = (kind as usize).min(abi::HSPT_TLBI_OTHER as usize);
@@ -304,10 +300,7 @@ extern "C" fn on_tlb_maintenance(_opaque: *mut c_void, vcpu: u32, kind: u32, ope
 }
 
 extern "C" fn on_qemu_flush(_opaque: *mut c_void, vcpu: u32, reason: u32) {
-    // SAFETY: hooks run on the vCPU thread, outside the fault handler.
-    if let Some(e) = unsafe { engine::engine() } {
-        e.qemu_flush(reason);
-    }
+    engine::with_engine(|e| e.qemu_flush(reason));
     let mut st = accel().vcpu(vcpu);
     let key = st.key;
     if let Some(slot) = st.stats(key).qemu_flushes.get_mut(reason as usize) {
@@ -316,11 +309,11 @@ extern "C" fn on_qemu_flush(_opaque: *mut c_void, vcpu: u32, reason: u32) {
 }
 
 extern "C" fn on_protect_code(_opaque: *mut c_void, ram_addr: u64) {
-    // SAFETY: called on the vCPU thread while translating, outside the
-    // fault handler.
-    if let Some(e) = unsafe { engine::engine() } {
-        e.protect_code(ram_addr);
-    }
+    engine::with_engine(|e| e.protect_code(ram_addr));
+}
+
+extern "C" fn on_softmmu_flush(_opaque: *mut c_void, _vcpu: u32, vaddr: u64, len: u64) {
+    engine::with_engine(|e| e.softmmu_flush(vaddr, len));
 }
 
 fn report_at_exit() {
@@ -333,8 +326,7 @@ fn report_at_exit() {
             std::mem::take(&mut st.processes)
         })
         .collect();
-    // SAFETY: the vCPUs have stopped.
-    let pool = unsafe { engine::engine() }.map(|e| (e.pool.nslots(), e.report_stats()));
+    let pool = engine::with_engine(|e| (e.pool.nslots(), e.report_stats()));
     let report = Report::new(per_vcpu, pool);
     if a.config.table {
         // Straight to stderr: qemu_plugin_outs() only prints under `-d plugin`.

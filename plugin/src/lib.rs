@@ -5,6 +5,7 @@
 //!
 //! Where things are:
 //! - [`args`]: plugin arguments;
+//! - [`context`]: the key naming a guest process (translation context);
 //! - [`hooks`]: the hooks the patched QEMU calls (context switches, TLB
 //!   maintenance, QEMU's own flushes) and the per-vCPU attribution of
 //!   memory accesses to processes;
@@ -14,6 +15,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod args;
+pub mod context;
 pub mod engine;
 pub mod hooks;
 pub mod label;

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use hspt_shim as abi;
 
+use crate::context::ProcessKey;
 use crate::engine::pool::PoolStats;
 use crate::engine::SptCounters;
 
@@ -29,39 +30,6 @@ pub const FLUSH_NAMES: [&str; abi::HSPT_FLUSH_REASONS as usize] = [
     "fcseidr",
     "memory_map",
 ];
-
-/// Identity of a guest translation context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProcessKey {
-    pub asid: u16,
-    /// Physical base of the user translation table (attribute bits cleared).
-    pub ttbr0: u64,
-}
-
-impl ProcessKey {
-    /// The context the guest is in, from a hook's register snapshot.
-    pub fn from_context(ctx: &abi::hspt_arm_context) -> Self {
-        if ctx.long_desc != 0 {
-            // LPAE: the ASID is in TTBR0 or, with TTBCR.A1, in TTBR1.
-            let asid_reg = if ctx.ttbcr & (1 << 22) != 0 {
-                ctx.ttbr1
-            } else {
-                ctx.ttbr0
-            };
-            ProcessKey {
-                asid: ((asid_reg >> 48) & 0xff) as u16,
-                ttbr0: ctx.ttbr0 & 0x0000_00ff_ffff_fff0,
-            }
-        } else {
-            // Short descriptors: ASID in CONTEXTIDR[7:0]; TTBR0[6:0] are
-            // walk attributes, not address.
-            ProcessKey {
-                asid: (ctx.contextidr & 0xff) as u16,
-                ttbr0: ctx.ttbr0 & 0xffff_ff80,
-            }
-        }
-    }
-}
 
 /// Where a process label came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -342,7 +310,7 @@ impl Report {
         }
         let pool = match &self.pool {
             Some((slots, p)) => format!(
-                "{{\"enabled\": true, \"slots\": {slots}, \"windows_used\": {}, \"evictions\": {}, \"budget_evictions\": {}, \"window_resets\": {}, \"mapped_pages_peak\": {}, \"mapped_pages_at_exit\": {}, \"vma_budget\": {}, \"max_map_count\": {}, \"rmap_overflows\": {}, \"faults\": {}, \"fault_handler_ns\": {}}}",
+                "{{\"enabled\": true, \"slots\": {slots}, \"windows_used\": {}, \"evictions\": {}, \"budget_evictions\": {}, \"window_resets\": {}, \"mapped_pages_peak\": {}, \"mapped_pages_at_exit\": {}, \"vma_budget\": {}, \"max_map_count\": {}, \"rmap_downgrades\": {}, \"invalidation_failures\": {}, \"faults\": {}, \"fault_handler_ns\": {}}}",
                 p.windows_used,
                 p.evictions,
                 p.budget_evictions,
@@ -351,7 +319,8 @@ impl Report {
                 p.mapped_now,
                 p.vma_budget,
                 p.max_map_count,
-                p.rmap_overflows,
+                p.rmap_downgrades,
+                p.invalidation_failures,
                 p.faults,
                 p.fault_ns
             ),

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change to this file. */
-#define HSPT_ABI_VERSION 3
+#define HSPT_ABI_VERSION 4
 
 /* Guest TLB-maintenance operations (AArch32 CP15 c8), as executed. */
 enum hspt_tlbi_kind {
@@ -74,6 +74,12 @@ struct hspt_arm_context {
 
 #define HSPT_ARM_MODE_USR 0x10
 
+/*
+ * hspt_accel_ops.flags: the accelerator maps guest RAM into windows, so
+ * QEMU refuses at start-up guest RAM that is not a shared file.
+ */
+#define HSPT_ACCEL_MAPS_RAM 1
+
 #define HSPT_PROT_READ  1
 #define HSPT_PROT_WRITE 2
 
@@ -81,8 +87,11 @@ struct hspt_arm_context {
 enum hspt_fill_result {
     HSPT_FILL_RAM = 0,      /* map @fd at @fd_offset with @prot */
     HSPT_FILL_CODE = 1,     /* a write to a page holding translated code */
-    HSPT_FILL_SPECIAL = 2,  /* MMIO, ROM, watchpoint, ...: never mappable */
-    HSPT_FILL_NO_FD = 3     /* RAM that is not a shareable file */
+    /*
+     * Never mappable: MMIO, ROM, flash, a watchpoint, anything but plain
+     * RAM in a shared file. The softmmu performs the access.
+     */
+    HSPT_FILL_SPECIAL = 2
 };
 
 struct hspt_fill {
@@ -90,6 +99,13 @@ struct hspt_fill {
     uint32_t prot;          /* HSPT_PROT_* */
     uint64_t fd_offset;     /* of the page, in @fd */
     uint64_t ram_addr;      /* of the page, QEMU's ram_addr_t */
+    /*
+     * log2 of the size of the guest mapping the page belongs to (12 for a
+     * small page, 16 large page, 20 section, 24 supersection): an
+     * invalidation of any page in it invalidates all of it.
+     */
+    uint32_t lg_page_size;
+    uint32_t reserved;
 };
 
 /*
@@ -136,6 +152,7 @@ struct hspt_accel_ops {
     uint32_t abi_version;    /* HSPT_ABI_VERSION */
     uint32_t size;           /* sizeof(struct hspt_accel_ops) */
     void *opaque;            /* passed back to every hook */
+    uint32_t flags;          /* HSPT_ACCEL_* */
 
     /*
      * A context register was written, or user mode entered/left. For
@@ -155,6 +172,17 @@ struct hspt_accel_ops {
      * no window may keep a writable mapping of it.
      */
     void (*protect_code)(void *opaque, uint64_t ram_addr);
+    /*
+     * QEMU's softmmu dropped its TLB entries for guest virtual addresses
+     * [@vaddr, @vaddr + @len) (@len 0: every address) of the MMU index that
+     * user-mode blocks address through the window, for whatever reason:
+     * the guest's TLB maintenance and the register writes reported above
+     * (each reported before its flush), and all the others: watchpoints
+     * inserted or removed, CPU reset, the debugger, ... Called on the
+     * vCPU's thread.
+     */
+    void (*softmmu_flush)(void *opaque, unsigned int vcpu_index,
+                          uint64_t vaddr, uint64_t len);
 };
 
 /*

@@ -5,52 +5,128 @@
 //! (b) the guest's own page fault, raised by QEMU with precise state
 //!     (QEMU leaves this handler by longjmp);
 //! (c) a re-execution of the instruction through the softmmu, for stores
-//!     to pages holding translated code, MMIO, ROM, watchpoints, accesses
-//!     across the top of the 4 GiB space, remembered for special memory so
-//!     that the same block does not trap again and again.
-//! Any other SIGSEGV is a real crash and goes to the previous handler (or
-//! the default action, which dumps core).
+//!     to pages holding translated code, MMIO, ROM, flash, watchpoints,
+//!     accesses across the top of the 4 GiB space, writes to RAM the
+//!     reverse map cannot track, remembered for special memory so that the
+//!     same block does not trap again and again.
 //!
-//! The handler allocates nothing and takes no lock. It is installed with
-//! SA_NODEFER because QEMU may leave it with longjmp (cases b and c).
+//! It never returns into a fault it has not resolved: it returns only
+//! after mapping the page with the access's permission; everything else
+//! leaves through QEMU (b, c). Any other SIGSEGV (another thread, a host
+//! PC outside generated code, an address outside the windows, a signal
+//! sent by a process) goes to the previous handler before any engine
+//! state is touched, or kills the process with the default action.
+//!
+//! Nothing here allocates or takes a lock; the engine is reached through
+//! its guard, which is never held across a QEMU service that may longjmp.
 
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+compile_error!(
+    "the HSPT fault path decodes x86-64 Linux signal frames and addresses \
+     windows through %gs: it builds only for x86_64 Linux hosts"
+);
+
+use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use hspt_shim as abi;
 
-use super::pool::{PAGE, WINDOW_SIZE};
-use super::{engine, ON_VCPU_THREAD};
+use super::pool::{GuestPage, Slot, PAGE, WINDOW_SIZE};
+use super::{engine_scope, Engine, ON_VCPU_THREAD};
 
-struct PreviousAction(libc::sigaction);
-// SAFETY: written once before the handler is installed, then only read.
-unsafe impl Sync for PreviousAction {}
+/// x86 page-fault error code bits, as the kernel passes them in
+/// `uc_mcontext.gregs[REG_ERR]` (Intel SDM vol. 3A, "Page-Fault
+/// Exception").
+const PF_WRITE: u64 = 1 << 1;
+const PF_INSTRUCTION_FETCH: u64 = 1 << 4;
+
+type InGeneratedCode = unsafe extern "C" fn(host_pc: usize) -> libc::c_int;
+type Fill = unsafe extern "C" fn(u32, libc::c_int, usize, *mut abi::hspt_fill) -> u32;
+type Reexecute = unsafe extern "C" fn(host_pc: usize, remember: libc::c_int);
+type Probe = unsafe extern "C" fn(u32, *mut abi::hspt_fill) -> u32;
+
+/// What the handler needs before it may touch the engine, fixed at start.
+struct Handler {
+    windows: Range<usize>,
+    in_generated_code: InGeneratedCode,
+    fill: Fill,
+    reexecute: Reexecute,
+    probe: Option<Probe>,
+}
+// SAFETY: written once before the handler is installed, then only read;
+// the sigaction is plain data and the function pointers are QEMU's.
+unsafe impl Sync for Handler {}
 // SAFETY: as above.
-unsafe impl Send for PreviousAction {}
+unsafe impl Send for Handler {}
 
-static PREVIOUS: OnceLock<PreviousAction> = OnceLock::new();
-static NO_FD_REPORTED: AtomicBool = AtomicBool::new(false);
+static HANDLER: OnceLock<Handler> = OnceLock::new();
 
-pub fn install_handler() -> Result<(), String> {
-    // SAFETY: plain sigaction calls with fully initialised structures.
-    unsafe {
-        let mut old = MaybeUninit::<libc::sigaction>::zeroed();
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_sigsegv as *const () as usize;
-        sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
-        libc::sigemptyset(&mut sa.sa_mask);
-        if libc::sigaction(libc::SIGSEGV, std::ptr::null(), old.as_mut_ptr()) != 0 {
-            return Err("hspt: cannot read the SIGSEGV action".into());
-        }
-        let _ = PREVIOUS.set(PreviousAction(old.assume_init()));
-        if libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut()) != 0 {
-            return Err(format!(
-                "hspt: cannot install the SIGSEGV handler: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
+/// The SIGSEGV action before ours, written by the `sigaction` call that
+/// installs ours; read by [`chain`] once PREVIOUS_SAVED says it is there
+/// (a fault in the few instructions before that is treated as if the
+/// previous action were the default one).
+struct PreviousAction(UnsafeCell<MaybeUninit<libc::sigaction>>);
+// SAFETY: written once, by the kernel during the installing sigaction(),
+// before PREVIOUS_SAVED is set; only read after PREVIOUS_SAVED is seen.
+unsafe impl Sync for PreviousAction {}
+
+static PREVIOUS: PreviousAction = PreviousAction(UnsafeCell::new(MaybeUninit::zeroed()));
+static PREVIOUS_SAVED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the SIGSEGV handler for faults in `windows`, saving the
+/// previous action in the same `sigaction` call.
+///
+/// Flags: `SA_SIGINFO` for the fault address and the interrupted context
+/// (host PC, page-fault error code). `SA_NODEFER` because QEMU leaves the
+/// handler by `siglongjmp` to its execution loop (guest faults and
+/// re-execution), whose `sigsetjmp` does not save the signal mask: with
+/// SIGSEGV not blocked during the handler and an empty `sa_mask`, the mask
+/// in the handler is the interrupted one, so leaving by longjmp restores
+/// exactly that mask (what QEMU's user mode does by hand in
+/// `linux-user/signal.c`). No `SA_ONSTACK`: faults come from generated code
+/// on the vCPU thread's own, ample stack, not from a stack overflow. No
+/// `SA_RESTART`: a SIGSEGV never interrupts a system call.
+pub fn install_handler(api: &abi::hspt_qemu_api, windows: Range<usize>) -> Result<(), String> {
+    let (Some(in_generated_code), Some(fill), Some(reexecute)) =
+        (api.in_generated_code, api.fill, api.reexecute)
+    else {
+        return Err(
+            "hspt: this QEMU lacks the HSPT fault services: rebuild it with `make qemu`".into(),
+        );
+    };
+    if HANDLER.get().is_some() {
+        return Err("hspt: the fault handler is installed already".into());
     }
+    // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value
+    // that we complete below; sigemptyset writes only into it.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = on_sigsegv as *const () as usize;
+    action.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
+    // SAFETY: `action.sa_mask` is ours.
+    unsafe { libc::sigemptyset(&mut action.sa_mask) };
+    // The handler reads HANDLER, so it is set before the handler can run.
+    HANDLER.get_or_init(|| Handler {
+        windows,
+        in_generated_code,
+        fill,
+        reexecute,
+        probe: api.probe,
+    });
+    // One call installs ours and saves the previous action, so no fault
+    // can fall between reading the old action and installing the new one.
+    // SAFETY: `action` is initialised; PREVIOUS is written only here (the
+    // HANDLER check above makes this run once) and not read before
+    // PREVIOUS_SAVED is set.
+    if unsafe { libc::sigaction(libc::SIGSEGV, &action, (*PREVIOUS.0.get()).as_mut_ptr()) } != 0 {
+        return Err(format!(
+            "hspt: cannot install the SIGSEGV handler: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    PREVIOUS_SAVED.store(true, Ordering::Release);
     Ok(())
 }
 
@@ -58,13 +134,17 @@ pub fn install_handler() -> Result<(), String> {
 ///
 /// # Safety
 /// Called from the signal handler with its own arguments.
-unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
-    let prev = PREVIOUS.get().map(|p| p.0);
-    match prev {
+unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_void, sent: bool) {
+    // SAFETY: PREVIOUS was fully written by sigaction() before
+    // PREVIOUS_SAVED was set (Release/Acquire), and is never written again.
+    let previous = PREVIOUS_SAVED
+        .load(Ordering::Acquire)
+        .then(|| unsafe { (*PREVIOUS.0.get()).assume_init() });
+    match previous {
         Some(p) if p.sa_sigaction != libc::SIG_DFL && p.sa_sigaction != libc::SIG_IGN => {
             if p.sa_flags & libc::SA_SIGINFO != 0 {
+                // SAFETY: a SA_SIGINFO handler has this signature.
                 let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                    // SAFETY: a SA_SIGINFO handler has this signature.
                     unsafe { std::mem::transmute(p.sa_sigaction) };
                 f(sig, info, uc);
             } else {
@@ -73,11 +153,19 @@ unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_v
                 f(sig);
             }
         }
+        // SIG_IGN cannot apply to a real fault (returning would fault
+        // again forever); the default action ends the process with a core.
+        Some(p) if sent && p.sa_sigaction == libc::SIG_IGN => {}
         _ => {
-            // Default action: returning re-runs the faulting instruction,
-            // which faults again and dumps core with the real state.
-            // SAFETY: resetting a signal disposition is async-signal-safe.
-            unsafe { libc::signal(sig, libc::SIG_DFL) };
+            // SAFETY: resetting a disposition and raising a signal are
+            // async-signal-safe. A fault then re-runs the instruction and
+            // dies with the real state; a sent signal is raised again.
+            unsafe {
+                libc::signal(sig, libc::SIG_DFL);
+                if sent {
+                    libc::raise(sig);
+                }
+            }
         }
     }
 }
@@ -88,18 +176,32 @@ fn now_ns() -> u64 {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: clock_gettime only writes the timespec we own.
+    // SAFETY: clock_gettime only writes the timespec we own; with a valid
+    // clock id it cannot fail.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-fn write_stderr(msg: &str) {
-    // SAFETY: write(2) is async-signal-safe; the buffer is valid.
-    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+/// What the handler does once the engine is released again.
+enum Then {
+    /// The page is mapped with the access's permission: run it again.
+    Retry,
+    /// Run the instruction through the softmmu (`remember`: its block
+    /// addresses special memory). Does not return.
+    Reexecute { remember: bool },
 }
 
 extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
-    // SAFETY: the kernel passes valid siginfo and ucontext for SA_SIGINFO.
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let code = unsafe { (*info).si_code };
+    // si_code <= 0: sent by kill/sigqueue/tgkill, not raised by a fault.
+    let sent = code <= 0;
+    let Some(handler) = HANDLER.get().filter(|_| !sent) else {
+        // SAFETY: our own arguments.
+        return unsafe { chain(sig, info, uc, sent) };
+    };
+    // SAFETY: for a fault the kernel passes the faulting address and the
+    // interrupted context (SA_SIGINFO).
     let (addr, pc, err) = unsafe {
         let uc = &*(uc as *const libc::ucontext_t);
         (
@@ -108,161 +210,203 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
             uc.uc_mcontext.gregs[libc::REG_ERR as usize] as u64,
         )
     };
-    if !ON_VCPU_THREAD.with(|t| t.get()) {
+    // SAFETY: QEMU's function: compares the PC with its code buffer.
+    let ours = ON_VCPU_THREAD.with(|t| t.get())
+        && handler.windows.contains(&addr)
+        && err & PF_INSTRUCTION_FETCH == 0
+        && unsafe { (handler.in_generated_code)(pc) } != 0;
+    if !ours {
         // SAFETY: our own arguments.
-        unsafe { chain(sig, info, uc) };
-        return;
+        return unsafe { chain(sig, info, uc, false) };
     }
-    // SAFETY: on the vCPU thread, interrupting generated code (checked
-    // below before anything is changed): no hook holds the engine.
-    let Some(e) = (unsafe { engine() }) else {
+    let is_write = err & PF_WRITE != 0;
+
+    // Before the fill: which page, and the engine's event count.
+    let Some(Some((slot, offset, events, started))) = engine_scope(|e| {
+        let (slot, offset) = e.pool.locate(addr).filter(|&(s, _)| e.current == Some(s))?;
+        e.stay_faults += 1;
+        if offset >= WINDOW_SIZE {
+            // Crossing the top of the 4 GiB space: the softmmu wraps it.
+            e.pending.miss_special += 1;
+        } else {
+            e.fills_started += 1;
+        }
+        Some((slot, offset, e.events, now_ns()))
+    }) else {
         // SAFETY: our own arguments.
-        unsafe { chain(sig, info, uc) };
-        return;
-    };
-    let api = e.api;
-    let located = e.pool.locate(addr);
-    // SAFETY: QEMU's function, given by registration; reads no memory of ours.
-    let in_code = unsafe { api.in_generated_code.map(|f| f(pc)).unwrap_or(0) } != 0;
-    let Some((slot, offset)) = located.filter(|&(slot, _)| in_code && e.current == Some(slot))
-    else {
-        // SAFETY: our own arguments.
-        unsafe { chain(sig, info, uc) };
-        return;
-    };
-    // From here on QEMU may leave this function by longjmp: nothing below
-    // owns anything that needs dropping.
-    let (Some(fill), Some(reexecute)) = (api.fill, api.reexecute) else {
-        return;
+        return unsafe { chain(sig, info, uc, false) };
     };
     if offset >= WINDOW_SIZE {
-        // Crossing the top of the 4 GiB space: the softmmu wraps it.
-        e.pending.miss_special += 1;
         // SAFETY: QEMU's service for this very fault; does not return.
-        unsafe { reexecute(pc, 0) };
-        return;
+        return unsafe { (handler.reexecute)(pc, 0) };
     }
-    let vpage = offset / PAGE;
-    let is_write = err & 2 != 0;
-    let started = now_ns();
-    e.stay_faults += 1;
-    let was_mapped = e.pool.is_mapped(slot, vpage);
+    let page = GuestPage::containing(offset as u32);
     let mut out = abi::hspt_fill::default();
-    e.fills_started += 1;
-    // SAFETY: QEMU's service for this very fault; `out` is ours. It does not
-    // return if the guest takes a fault.
-    let kind = unsafe { fill(offset as u32, is_write as i32, pc, &mut out) };
-    e.fills_returned += 1;
-    // The time this handler took (not the kernel's signal delivery), for
-    // the policy; paths that leave by longjmp below are charged up to here.
-    let filled = now_ns();
-    e.stay_fault_ns += filled.saturating_sub(started);
-    match kind {
-        abi::HSPT_FILL_RAM => {
-            if was_mapped {
-                e.pending.miss_permission += 1;
-            } else {
-                e.pending.miss_unmapped += 1;
-            }
-            if let Some((k, pages)) = e.pool.make_room(slot) {
-                e.policy.lost_window(&k, pages);
-            }
-            let (first, pages) = run_around(e, slot, vpage, &out);
-            // The run is contiguous in the RAM file and in ram_addr_t.
-            let back = ((vpage - first) * PAGE) as u64;
-            let first_fill = abi::hspt_fill {
-                fd_offset: out.fd_offset - back,
-                ram_addr: out.ram_addr - back,
-                ..out
-            };
-            let mut mapped = e.pool.map_run(slot, first, pages, &first_fill);
-            let mut done = pages;
-            if mapped == Err(libc::ENOMEM) {
-                // The VMA estimate was short: free this window and retry
-                // with the faulting page alone.
-                e.pool.reset(slot);
-                mapped = e.pool.map_run(slot, vpage, 1, &out);
-                done = 1;
-            }
-            e.stay_fault_ns += now_ns().saturating_sub(filled);
-            match mapped {
-                Ok(()) => {
-                    e.pending.pages_mapped += done as u64;
-                    e.pending.pages_around += done as u64 - 1;
-                }
-                // SAFETY: as above; the softmmu performs the access.
-                Err(_) => unsafe { reexecute(pc, 0) },
-            }
+    // SAFETY: QEMU's service for this very fault, with no engine borrow
+    // held; `out` is ours. It does not return if the guest takes a fault.
+    let kind = unsafe { (handler.fill)(offset as u32, is_write as libc::c_int, pc, &mut out) };
+
+    let then = engine_scope(|e| {
+        e.fills_returned += 1;
+        let then = resolve(e, handler, slot, page, is_write, kind, &out, events);
+        e.stay_fault_ns += now_ns().saturating_sub(started);
+        then
+    })
+    // The engine is in use (cannot happen: no hook runs inside a fill):
+    // the softmmu performs the access, which is always right.
+    .unwrap_or(Then::Reexecute { remember: false });
+    match then {
+        Then::Retry => {}
+        Then::Reexecute { remember } => {
+            // SAFETY: QEMU's service for this very fault; does not return.
+            unsafe { (handler.reexecute)(pc, remember as libc::c_int) }
         }
+    }
+}
+
+/// After the fill: map the page (and its run) or choose the softmmu.
+#[allow(clippy::too_many_arguments)]
+fn resolve(
+    e: &mut Engine,
+    handler: &Handler,
+    slot: Slot,
+    page: GuestPage,
+    is_write: bool,
+    kind: u32,
+    out: &abi::hspt_fill,
+    events_before: u64,
+) -> Then {
+    match kind {
+        abi::HSPT_FILL_RAM => {}
         abi::HSPT_FILL_CODE => {
             e.pending.miss_code += 1;
-            // SAFETY: as above.
-            unsafe { reexecute(pc, 0) };
-        }
-        abi::HSPT_FILL_NO_FD => {
-            if !NO_FD_REPORTED.swap(true, Ordering::Relaxed) {
-                write_stderr(
-                    "hspt: guest RAM is not a shared file, so HSPT cannot map it.\n\
-                     hspt: drop -mem-path and -machine memory-backend=, or use\n\
-                     hspt:   -object memory-backend-memfd,id=mem,size=SIZE,share=on -machine memory-backend=mem\n\
-                     hspt: or run with the plugin argument hspt=off.\n",
-                );
-            }
-            // SAFETY: _exit is async-signal-safe.
-            unsafe { libc::_exit(1) };
+            return Then::Reexecute { remember: false };
         }
         _ => {
             e.pending.miss_special += 1;
-            // SAFETY: as above; remember the block, it addresses special memory.
-            unsafe { reexecute(pc, 1) };
+            return Then::Reexecute { remember: true };
         }
+    }
+    if e.pool.is_mapped(slot, page) {
+        e.pending.miss_permission += 1;
+    } else {
+        e.pending.miss_unmapped += 1;
+    }
+    // A hook ran while QEMU translated (invariant 6): what it found may be
+    // stale already. The softmmu does this access; the next one refaults.
+    if e.events != events_before || e.current != Some(slot) {
+        return Then::Reexecute { remember: false };
+    }
+    if let Some((key, pages)) = e.pool.make_room(slot) {
+        e.policy.lost_window(&key, pages);
+    }
+    let (first, pages) = run_around(e, handler, slot, page, out);
+    let back = (page.index() - first.index()) as u64 * PAGE as u64;
+    let first_fill = abi::hspt_fill {
+        fd_offset: out.fd_offset - back,
+        ram_addr: out.ram_addr - back,
+        ..*out
+    };
+    let mut mapped = e
+        .pool
+        .map_run(slot, first, pages, &first_fill)
+        .map(|()| pages);
+    if mapped == Err(libc::ENOMEM) {
+        // The VMA estimate was short: free this window and retry with the
+        // faulting page alone.
+        e.pool.reset(slot);
+        mapped = e.pool.map_run(slot, page, 1, out).map(|()| 1);
+    }
+    if let Ok(done) = mapped {
+        e.pending.pages_mapped += done as u64;
+        e.pending.pages_around += done as u64 - 1;
+    }
+    // Returning is only right if the access will now go through: a write
+    // to RAM the reverse map cannot track stays read-only in the window.
+    let resolved = mapped.is_ok()
+        && e.pool.is_mapped(slot, page)
+        && (!is_write || e.pool.is_writable(slot, page));
+    if resolved {
+        Then::Retry
+    } else {
+        Then::Reexecute { remember: false }
     }
 }
 
 /// Fault-around: the faulting page's neighbours in its aligned block of
 /// `around` pages join its mapping when they are not mapped yet, a load
 /// would find them in RAM now, and they continue the faulting page's run
-/// of guest RAM with the same protection. One mmap then maps the whole
-/// run, for the price of one page. Pages the guest has not touched are
-/// mapped only if their translation is valid already, which a real TLB
-/// could have cached just as well (a speculative walk).
-///
-/// Returns the first page of the run and its length. Called from the
-/// fault handler: no allocation, no lock.
+/// of guest RAM with the same protection and guest mapping size. One mmap
+/// then maps the whole run, for the price of one page. Pages the guest has
+/// not touched are mapped only if their translation is valid already,
+/// which a real TLB could have cached just as well (a speculative walk).
 fn run_around(
-    e: &super::Engine,
-    slot: usize,
-    vpage: usize,
+    e: &Engine,
+    handler: &Handler,
+    slot: Slot,
+    page: GuestPage,
     out: &abi::hspt_fill,
-) -> (usize, usize) {
-    let around = e.around;
-    let Some(probe) = e.api.probe.filter(|_| around > 1) else {
-        return (vpage, 1);
+) -> (GuestPage, usize) {
+    let Some(probe) = handler.probe.filter(|_| e.around > 1) else {
+        return (page, 1);
     };
-    let block = vpage & !(around - 1);
-    // Does guest page `v` continue the faulting page's run?
     let continues = |v: usize| -> bool {
-        if e.pool.is_mapped(slot, v) {
+        let neighbour = GuestPage::from_index(v);
+        if e.pool.is_mapped(slot, neighbour) {
             return false;
         }
         let mut f = abi::hspt_fill::default();
-        // SAFETY: QEMU's non-faulting service, on the vCPU thread inside
-        // the fault handler like fill; `f` is ours.
-        let kind = unsafe { probe((v * PAGE) as u32, &mut f) };
-        let step = (v as i64 - vpage as i64) * PAGE as i64;
+        // SAFETY: QEMU's non-faulting service (never longjmps), on the
+        // vCPU thread inside the fault handler like fill; `f` is ours.
+        let kind = unsafe { probe(neighbour.vaddr(), &mut f) };
+        let step = (v as i64 - page.index() as i64) * PAGE as i64;
         kind == abi::HSPT_FILL_RAM
             && f.fd == out.fd
             && f.prot == out.prot
+            && f.lg_page_size == out.lg_page_size
             && f.fd_offset as i64 == out.fd_offset as i64 + step
             && f.ram_addr as i64 == out.ram_addr as i64 + step
     };
-    let mut first = vpage;
+    let (first, len) = run_bounds(page.index(), e.around, continues);
+    (GuestPage::from_index(first), len)
+}
+
+/// The run around page `v` within its aligned block of `around` pages: the
+/// longest stretch of pages that `continues`, stopping at the first that
+/// does not on each side. Returns its first page and length.
+fn run_bounds(v: usize, around: usize, continues: impl Fn(usize) -> bool) -> (usize, usize) {
+    debug_assert!(around.is_power_of_two());
+    let block = v & !(around - 1);
+    let mut first = v;
     while first > block && continues(first - 1) {
         first -= 1;
     }
-    let mut end = vpage + 1;
+    let mut end = v + 1;
     while end < block + around && continues(end) {
         end += 1;
     }
     (first, end - first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_bounds;
+
+    #[test]
+    fn run_stays_in_its_aligned_block() {
+        // Everything continues: the whole block of 16 around page 37.
+        assert_eq!(run_bounds(37, 16, |_| true), (32, 16));
+        // Nothing continues: the page alone.
+        assert_eq!(run_bounds(37, 16, |_| false), (37, 1));
+        // around=1 is off.
+        assert_eq!(run_bounds(37, 1, |_| true), (37, 1));
+    }
+
+    #[test]
+    fn run_stops_at_the_first_gap_on_each_side() {
+        // Pages 34 and 40 break the run: 35..=39.
+        assert_eq!(run_bounds(37, 16, |v| v != 34 && v != 40), (35, 5));
+        // A gap further out does not matter once the run stopped.
+        assert_eq!(run_bounds(37, 16, |v| v != 36 && v != 33), (37, 11));
+    }
 }

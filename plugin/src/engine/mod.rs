@@ -5,24 +5,33 @@
 //! - [`fault`]: the fault path (SIGSEGV in a window -> map, guest fault,
 //!   or re-execution through the softmmu);
 //! - [`policy`]: which contexts use a window (warm-up, thrash fallback);
-//! - this file: the flush path (what each TLB maintenance kind and each of
-//!   QEMU's own flushes unmaps) and the window switch on user-mode entry.
+//! - this file: the one way into the engine ([`with_engine`]), the flush
+//!   path (what each TLB maintenance kind and each of QEMU's own flushes
+//!   unmaps) and the window switch on user-mode entry.
 //!
 //! Single vCPU only (refused otherwise): all engine state is touched by the
-//! vCPU thread alone, in hooks or in the SIGSEGV handler, which never run
-//! at the same time (the handler only runs for faults in generated code).
+//! vCPU thread, in hooks or in the SIGSEGV handler, and by the exit report
+//! after the vCPUs stopped. [`with_engine`] is the only access, and its
+//! guard makes a second live `&mut Engine` impossible: a nested call (a hook
+//! while the fault handler holds the engine) gets `None`, and the engine
+//! then treats every window as invalidated before it is used again.
 
 pub mod fault;
 pub mod policy;
 pub mod pool;
 
 use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use hspt_shim as abi;
 
 use policy::Policy;
-use pool::{Pool, WindowKey};
+use pool::{Pool, Slot, WindowKey};
+
+/// A softmmu range flush of more pages than this resets every window
+/// instead of unmapping page by page.
+const LARGE_FLUSH_PAGES: u64 = 1024;
 
 /// Per-process SPT counters, charged to the current process at each hook.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -76,9 +85,8 @@ impl SptCounters {
 
 pub struct Engine {
     pub pool: Pool,
-    api: &'static abi::hspt_qemu_api,
     /// The window GS points at while the guest is in user mode.
-    current: Option<usize>,
+    current: Option<Slot>,
     gs_base: usize,
     use_wrgsbase: bool,
     /// Counters since the last hook (the fault path cannot lock).
@@ -96,18 +104,28 @@ pub struct Engine {
     pub policy: Policy,
     /// Fault-around block, in pages (1 = off); a power of two.
     around: usize,
+    /// The guest's TLBIALL/TLBIASID or a register write was reported and
+    /// handled; the softmmu's full flush that follows it needs nothing more.
+    full_flush_explained: bool,
+    /// Counts the events from QEMU's hooks: a fill that sees it change
+    /// while it translated (invariant 6) does not map what it found.
+    events: u64,
 }
 
 struct EngineCell(UnsafeCell<Engine>);
-// SAFETY: only the (single) vCPU thread touches the engine while the guest
-// runs, from hooks and from its SIGSEGV handler, never both at once; the
-// exit report reads it after the vCPUs stopped. See the module comment.
+// SAFETY: the engine is only reached through `with_engine`, whose guard
+// (ENGINE_IN_USE) lets one caller at a time have it; see the module comment.
 unsafe impl Sync for EngineCell {}
 // SAFETY: the raw pointers inside point at process-wide mappings, valid on
 // any thread; access is serialised as said above.
 unsafe impl Send for EngineCell {}
 
 static ENGINE: OnceLock<EngineCell> = OnceLock::new();
+/// Held while a caller of `with_engine` has the engine.
+static ENGINE_IN_USE: AtomicBool = AtomicBool::new(false);
+/// A caller found the engine in use: its event (possibly an invalidation)
+/// was lost, so every window is reset before the engine is used again.
+static EVENT_MISSED: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     /// Set on the thread that runs the vCPU; the fault handler ignores
@@ -115,15 +133,42 @@ thread_local! {
     pub static ON_VCPU_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// The engine, if acceleration is on.
+/// Releases the engine when the caller's closure is done.
+struct InUse;
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        ENGINE_IN_USE.store(false, Ordering::Release);
+    }
+}
+
+/// Runs `f` with the engine, if acceleration is on and nobody else has it.
 ///
-/// # Safety
-/// Only from the vCPU thread (hooks, fault handler) or after the vCPUs
-/// stopped, and never while another reference from this function is live.
-#[allow(clippy::mut_from_ref)]
-pub unsafe fn engine() -> Option<&'static mut Engine> {
-    // SAFETY: exclusive access as the caller guarantees.
-    ENGINE.get().map(|c| unsafe { &mut *c.0.get() })
+/// Never call a QEMU service that may leave by `longjmp` (the fault path's
+/// fill and re-execution) inside `f`: the guard would stay held. Async-
+/// signal-safe: one atomic swap, no allocation, no lock.
+pub fn with_engine<R>(f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
+    engine_scope(|e| {
+        e.events += 1;
+        f(e)
+    })
+}
+
+/// [`with_engine`] for the fault path, which is not an event.
+fn engine_scope<R>(f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
+    let cell = ENGINE.get()?;
+    if ENGINE_IN_USE.swap(true, Ordering::Acquire) {
+        EVENT_MISSED.store(true, Ordering::Relaxed);
+        return None;
+    }
+    let _in_use = InUse;
+    // SAFETY: ENGINE_IN_USE was false and is now ours until `_in_use` is
+    // dropped, so this is the only reference to the engine.
+    let engine = unsafe { &mut *cell.0.get() };
+    if EVENT_MISSED.swap(false, Ordering::Relaxed) {
+        engine.reset_all();
+    }
+    Some(f(engine))
 }
 
 fn has_fsgsbase() -> bool {
@@ -138,53 +183,61 @@ pub fn start(
     slots: usize,
     warmup_us: u64,
     around: usize,
+    fail_every: u32,
 ) -> Result<(), String> {
-    if api.fill.is_none() || api.reexecute.is_none() || api.in_generated_code.is_none() {
-        return Err(
-            "hspt: this QEMU lacks the HSPT fault services: rebuild it with `make qemu`".into(),
-        );
-    }
     let pool = Pool::new(slots)?;
-    let engine = Engine {
-        pool,
-        api,
-        current: None,
-        gs_base: 0,
-        use_wrgsbase: has_fsgsbase(),
-        pending: SptCounters::default(),
-        fills_started: 0,
-        fills_returned: 0,
-        stay_faults: 0,
-        stay_fault_ns: 0,
-        faults_total: 0,
-        fault_ns_total: 0,
-        policy: Policy::new(warmup_us * 1000),
-        around,
-    };
+    fault::install_handler(api, pool.address_range())?;
+    pool::set_fail_injection(fail_every);
+    let engine = Engine::new(pool, warmup_us, around);
     if ENGINE.set(EngineCell(UnsafeCell::new(engine))).is_err() {
         return Err("hspt: engine started twice".into());
     }
-    fault::install_handler()
+    Ok(())
 }
 
 impl Engine {
-    fn set_gs(&mut self, base: usize) {
+    fn new(pool: Pool, warmup_us: u64, around: usize) -> Engine {
+        Engine {
+            pool,
+            current: None,
+            gs_base: 0,
+            use_wrgsbase: has_fsgsbase(),
+            pending: SptCounters::default(),
+            fills_started: 0,
+            fills_returned: 0,
+            stay_faults: 0,
+            stay_fault_ns: 0,
+            faults_total: 0,
+            fault_ns_total: 0,
+            policy: Policy::new(warmup_us * 1000),
+            around,
+            full_flush_explained: false,
+            events: 0,
+        }
+    }
+
+    /// Points GS at `base`; false if the kernel refused.
+    fn set_gs(&mut self, base: usize) -> bool {
         if self.gs_base == base {
-            return;
+            return true;
         }
         if self.use_wrgsbase {
             // SAFETY: GS is unused by Rust, glibc (FS holds TLS) and QEMU on
-            // x86-64 Linux; the kernel enabled FSGSBASE (HWCAP2).
+            // x86-64 Linux; the kernel enabled FSGSBASE (HWCAP2), so the
+            // instruction cannot fault.
             unsafe {
                 std::arch::asm!("wrgsbase {}", in(reg) base, options(nostack, preserves_flags))
             };
         } else {
-            // SAFETY: as above, through the kernel.
-            unsafe {
-                libc::syscall(libc::SYS_arch_prctl, 0x1001 /* ARCH_SET_GS */, base)
-            };
+            const ARCH_SET_GS: libc::c_int = 0x1001;
+            // SAFETY: sets this thread's GS base, which nothing else uses
+            // (see above); no memory is passed to the kernel.
+            if unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_SET_GS, base) } != 0 {
+                return false;
+            }
         }
         self.gs_base = base;
+        true
     }
 
     /// The guest enters user mode in context `ctx`: point GS at its window.
@@ -205,7 +258,10 @@ impl Engine {
         if let Some((k, pages)) = lost {
             self.policy.lost_window(&k, pages);
         }
-        self.set_gs(self.pool.window_base(slot));
+        if !self.set_gs(self.pool.window_base(slot)) {
+            self.pending.entries_softmmu += 1;
+            return false;
+        }
         self.current = Some(slot);
         true
     }
@@ -249,6 +305,15 @@ impl Engine {
             }
             _ => self.reset_all(),
         }
+        // Each of these is followed by a full softmmu flush (the by-MVA and
+        // hypervisor forms by page or range flushes, which explain nothing).
+        self.full_flush_explained = matches!(
+            kind,
+            abi::HSPT_TLBI_ALL
+                | abi::HSPT_TLBI_ALL_IS
+                | abi::HSPT_TLBI_ASID
+                | abi::HSPT_TLBI_ASID_IS
+        );
     }
 
     /// Every window loses its mappings; the contexts that owned populated
@@ -266,6 +331,33 @@ impl Engine {
         match reason {
             abi::HSPT_FLUSH_DACR | abi::HSPT_FLUSH_CONTEXTIDR | abi::HSPT_FLUSH_TTBR => {}
             _ => self.reset_all(),
+        }
+        // Every reported register write is followed by tlb_flush().
+        self.full_flush_explained = true;
+    }
+
+    /// QEMU's softmmu dropped its entries for [vaddr, vaddr + len) of the
+    /// window's MMU index (len 0: all). Page and range flushes unmap those
+    /// pages (again, for the guest's TLBIMVA*: cheap, nothing is mapped
+    /// any more). A full flush right after a guest TLBIALL/TLBIASID or a
+    /// register write reported before it was dealt with then (the window
+    /// key covers DACR, CONTEXTIDR, TTBR); any other drops everything.
+    pub fn softmmu_flush(&mut self, vaddr: u64, len: u64) {
+        if len == 0 {
+            if !std::mem::take(&mut self.full_flush_explained) {
+                self.reset_all();
+            }
+            return;
+        }
+        self.full_flush_explained = false;
+        let first = vaddr & !(pool::PAGE as u64 - 1);
+        let end = vaddr.saturating_add(len).min(pool::WINDOW_SIZE as u64);
+        if (end.saturating_sub(first)) / pool::PAGE as u64 > LARGE_FLUSH_PAGES {
+            self.reset_all();
+            return;
+        }
+        for page in (first..end).step_by(pool::PAGE) {
+            self.pending.pages_invalidated += self.pool.unmap_page_everywhere(page as u32);
         }
     }
 
@@ -289,5 +381,132 @@ impl Engine {
         c.guest_faults += self.fills_started - self.fills_returned;
         self.fills_started = self.fills_returned;
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The flush dispatch: what each TLB maintenance kind, QEMU flush and
+    //! softmmu flush report unmaps, on real mappings of a memfd.
+    use super::pool::tests::{fill, guest_ram, key, serial};
+    use super::pool::{GuestPage, Pool, Slot};
+    use super::*;
+
+    /// An engine with two windows: ASID 5 maps guest pages 1 and 2, ASID 6
+    /// maps page 1, all from RAM page 3.
+    fn engine_with_two_windows() -> (Engine, Slot, Slot, std::os::fd::OwnedFd) {
+        let ram = guest_ram();
+        let mut e = Engine::new(Pool::new(2).unwrap(), 0, 1);
+        let (a, _) = e.pool.slot_for(key(5));
+        let (b, _) = e.pool.slot_for(key(6));
+        let f = fill(&ram, 3, false, 12);
+        e.pool.map_run(a, GuestPage::from_index(1), 1, &f).unwrap();
+        e.pool.map_run(a, GuestPage::from_index(2), 1, &f).unwrap();
+        e.pool.map_run(b, GuestPage::from_index(1), 1, &f).unwrap();
+        (e, a, b, ram)
+    }
+
+    fn mapped(e: &Engine, slot: Slot, page: usize) -> bool {
+        e.pool.is_mapped(slot, GuestPage::from_index(page))
+    }
+
+    #[test]
+    fn tlbimva_unmaps_the_page_in_every_window() {
+        let _serial = serial();
+        for kind in [
+            abi::HSPT_TLBI_MVA,
+            abi::HSPT_TLBI_MVA_IS,
+            abi::HSPT_TLBI_MVAA,
+            abi::HSPT_TLBI_MVAA_IS,
+        ] {
+            let (mut e, a, b, _ram) = engine_with_two_windows();
+            // TLBIMVA names ASID 5, but global entries of any ASID go too.
+            e.tlb_maintenance(kind, 0x1000 | 5);
+            assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1), "kind {kind}");
+            assert!(mapped(&e, a, 2), "kind {kind}: another page stays");
+        }
+    }
+
+    #[test]
+    fn tlbiasid_resets_only_that_asids_window() {
+        let _serial = serial();
+        let (mut e, a, b, _ram) = engine_with_two_windows();
+        e.tlb_maintenance(abi::HSPT_TLBI_ASID, 5);
+        assert!(!mapped(&e, a, 1) && !mapped(&e, a, 2));
+        assert!(mapped(&e, b, 1));
+    }
+
+    #[test]
+    fn tlbiall_and_other_forms_reset_everything() {
+        let _serial = serial();
+        for kind in [
+            abi::HSPT_TLBI_ALL,
+            abi::HSPT_TLBI_ALL_IS,
+            abi::HSPT_TLBI_OTHER,
+        ] {
+            let (mut e, a, b, _ram) = engine_with_two_windows();
+            e.tlb_maintenance(kind, 0);
+            assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1), "kind {kind}");
+        }
+    }
+
+    #[test]
+    fn key_register_writes_keep_windows_others_reset_them() {
+        let _serial = serial();
+        for reason in [
+            abi::HSPT_FLUSH_DACR,
+            abi::HSPT_FLUSH_CONTEXTIDR,
+            abi::HSPT_FLUSH_TTBR,
+        ] {
+            let (mut e, a, _b, _ram) = engine_with_two_windows();
+            e.qemu_flush(reason);
+            e.softmmu_flush(0, 0);
+            assert!(mapped(&e, a, 1), "reason {reason}: part of the window key");
+        }
+        for reason in [
+            abi::HSPT_FLUSH_TTBCR,
+            abi::HSPT_FLUSH_SCTLR,
+            abi::HSPT_FLUSH_FCSEIDR,
+            abi::HSPT_FLUSH_MEMORY_MAP,
+        ] {
+            let (mut e, a, b, _ram) = engine_with_two_windows();
+            e.qemu_flush(reason);
+            assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1), "reason {reason}");
+        }
+    }
+
+    #[test]
+    fn unexplained_softmmu_flushes_unmap() {
+        let _serial = serial();
+        // A full flush nobody announced (a CPU reset, the debugger).
+        let (mut e, a, b, _ram) = engine_with_two_windows();
+        e.softmmu_flush(0, 0);
+        assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1));
+        // A page flush (a watchpoint inserted or removed): that page only.
+        let (mut e, a, b, _ram) = engine_with_two_windows();
+        e.softmmu_flush(0x1004, 4);
+        assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1));
+        assert!(mapped(&e, a, 2));
+        // A range across two pages.
+        let (mut e, a, _b, _ram) = engine_with_two_windows();
+        e.softmmu_flush(0x1ffc, 8);
+        assert!(!mapped(&e, a, 1) && !mapped(&e, a, 2));
+    }
+
+    #[test]
+    fn an_explanation_covers_one_full_flush_only() {
+        let _serial = serial();
+        let (mut e, a, _b, _ram) = engine_with_two_windows();
+        e.qemu_flush(abi::HSPT_FLUSH_DACR);
+        e.softmmu_flush(0, 0);
+        assert!(mapped(&e, a, 1), "the DACR write's own flush");
+        e.softmmu_flush(0, 0);
+        assert!(!mapped(&e, a, 1), "a second full flush is not explained");
+        // A page flush in between cancels the explanation.
+        let (mut e, a, _b, _ram) = engine_with_two_windows();
+        e.qemu_flush(abi::HSPT_FLUSH_DACR);
+        e.softmmu_flush(0x2000, 0x1000);
+        e.softmmu_flush(0, 0);
+        assert!(!mapped(&e, a, 1));
     }
 }
