@@ -3,9 +3,9 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 export HSPT_CACHE=${HSPT_CACHE:-$HOME/.cache/hspt}
-QEMU_HSPT=$top/build/hspt/build/qemu-system-arm
+QEMU_HSPT=${HSPT_QEMU:-$top/build/hspt/build/qemu-system-arm}
 QEMU_STOCK=$top/build/stock/build/qemu-system-arm
-PLUGIN=$top/target/release/libhspt.so
+PLUGIN=${HSPT_PLUGIN:-$top/target/release/libhspt.so}
 work=$(mktemp -d "${TMPDIR:-/tmp}/hspt-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

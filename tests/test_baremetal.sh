@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Bare-metal architectural cases Linux never exercises (tests/baremetal/:
+# TLB maintenance on sections, supersections and 64 KiB pages, ASIDs and
+# global pages, DACR domains, LDRT/STRT, alignment, access flag, TTBR1, SWP,
+# non-RAM user mappings). The program prints what it observes; the output
+# of stock QEMU is the oracle: patched QEMU with hspt=off and the
+# accelerator with slots=1, 8 and 256 must print the same lines.
+# HSPT_PLUGIN=/path/to/libhspt.so tests another build of the plugin. Each
+# run's output stays in build/baremetal/NAME.out (stock, hspt=off, slots=N).
+source "$(dirname "$0")/lib.sh"
+PLUGIN=${HSPT_PLUGIN:-$PLUGIN}
+CROSS=arm-linux-gnueabihf-
+command -v "${CROSS}gcc" >/dev/null ||
+	fail "${CROSS}gcc not found: install gcc-arm-linux-gnueabihf (scripts/install-deps.sh)"
+[ -x "$QEMU_STOCK" ] || fail "no stock QEMU at $QEMU_STOCK (make qemu-stock)"
+[ -x "$QEMU_HSPT" ] || fail "no patched QEMU at $QEMU_HSPT (make qemu)"
+[ -f "$PLUGIN" ] || fail "no plugin at $PLUGIN (make plugin, or set HSPT_PLUGIN)"
+
+out=$top/build/baremetal
+make -s -C tests/baremetal CROSS="$CROSS" O="$out" || fail "building tests/baremetal failed"
+elf=$out/baremetal.elf
+
+# run NAME QEMU [ARGS...]: the program's UART output in $work/NAME.out
+run() {
+	local name=$1 qemu=$2 rc=0
+	shift 2
+	timeout 20 "$qemu" -M virt -cpu cortex-a15 -m 128 -nographic -nic none -no-reboot \
+		-kernel "$elf" "$@" </dev/null >"$work/$name.raw" 2>"$work/$name.err" || rc=$?
+	tr -d '\r' <"$work/$name.raw" >"$work/$name.out"
+	cp "$work/$name.out" "$out/$name.out"
+	if [ "$rc" != 0 ] || ! grep -q '^baremetal: end' "$work/$name.out"; then
+		tail -n 20 "$work/$name.out"
+		cat "$work/$name.err"
+		[ "$rc" = 124 ] && fail "baremetal ($name): timed out, last case: $(last_case "$name")"
+		fail "baremetal ($name): did not finish (exit status $rc), last case: $(last_case "$name")"
+	fi
+}
+last_case() {
+	local c
+	c=$(grep -o '^\[[^]]*\]' "$work/$1.out" | tail -n 1 | tr -d '[]') || true
+	echo "${c:-none (stopped before the first case)}"
+}
+
+run stock "$QEMU_STOCK"
+if grep -q 'UNEXPECTED' "$work/stock.out"; then
+	grep 'UNEXPECTED' "$work/stock.out"
+	fail "baremetal: stock QEMU disagrees with the program's expected answers (a harness bug?)"
+fi
+n=$(grep -c '' "$work/stock.out")
+ncases=$(grep -c '^\[[^]]*\] begin$' "$work/stock.out")
+[ "$ncases" -gt 0 ] || fail "baremetal: no case ran on stock QEMU"
+
+configs=("hspt=off" "slots=1,warmup=0" "slots=8,warmup=0" "slots=256,warmup=0")
+bad=()
+for c in "${configs[@]}"; do
+	name=${c%%,*}
+	run "$name" "$QEMU_HSPT" -plugin "$PLUGIN,table=off,stats=$work/$name.json,$c"
+	if [ "$c" != hspt=off ]; then
+		# The accelerator must have run user mode through its windows, or
+		# the comparison proves nothing.
+		mapped=$(grep -o '"pages_mapped": *[0-9]*' "$work/$name.json" | awk '{s += $2} END {print s + 0}')
+		[ "$mapped" -gt 0 ] || fail "baremetal ($c): the accelerator mapped no window pages"
+	fi
+	if ! diff -u "$work/stock.out" "$work/$name.out" >"$work/$name.diff"; then
+		# The differing lines (stock -, this configuration +), at most 16 per
+		# case; for later configurations only when they differ otherwise.
+		grep -E '^[-+][^-+]' "$work/$name.diff" >"$work/$name.lines" || true
+		cases=$(sed -nE 's/^[-+]\[([^]]*)\].*/\1/p' "$work/$name.lines" | awk '!seen[$0]++' | tr '\n' ' ')
+		cases=${cases:-"(lines outside the cases) "}
+		if [ ${#bad[@]} = 0 ] || ! cmp -s "$work/$name.lines" "$work/$prev.lines"; then
+			echo "--- stock / +++ $c:"
+			awk '{ c = $1; sub(/^[-+]/, "", c); if (++n[c] <= 16) print; else if (n[c] == 17) print "   ... (more lines of " c ")" }' "$work/$name.lines"
+		fi
+		echo "baremetal: under $c, case(s) differing from stock: ${cases% }"
+		bad+=("$c: ${cases% }")
+		prev=$name
+	fi
+done
+if [ ${#bad[@]} -gt 0 ]; then
+	for b in "${bad[@]}"; do echo "FAIL: baremetal: $b" >&2; done
+	fail "baremetal: output differs from stock QEMU (plugin $PLUGIN)"
+fi
+echo "baremetal: $n lines ($ncases cases) identical under stock, $(IFS=';'; echo "${configs[*]}" | sed 's/;/; /g')"
