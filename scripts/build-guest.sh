@@ -17,27 +17,57 @@ pins="$HSPT_CACHE/guest-pins"
 mkdir -p "$out" "$debs"
 
 # Real programs from Debian's armhf archive, and the libraries they need.
+# stress-ng (workload "stress") needs the libraries on its second and third
+# lines (libEGL/libGLES/libgbm are linked but only dlopen their drivers when
+# a GPU stressor runs, so no Mesa driver is needed).
 PKGS="busybox-static gzip bzip2 libbz2-1.0 xz-utils liblzma5 sqlite3 libsqlite3-0
-      libreadline8 libtinfo6 zlib1g lua5.4 libc6 libgcc-s1"
+      libreadline8 libtinfo6 zlib1g lua5.4 libc6 libgcc-s1
+      stress-ng libapparmor1 libbsd0 libmd0 libcrypt1 libegl1 libglvnd0 libgbm1 libdrm2
+      libwayland-server0 libffi8 libexpat1 libgles2 libjpeg62-turbo libjudydebian1
+      libkmod2 libzstd1 libssl3 libsctp1 libxxhash0"
 CC=arm-linux-gnueabihf-gcc
 CFLAGS="-O2 -static -Wall -Wextra -Werror"
 
 inputs_hash() {
 	{ cat scripts/build-guest.sh guest/init guest/workloads/* tests/guest/*.c tests/guest/*.h 2>/dev/null
-	  cat "$pins" 2>/dev/null; } | sha256sum | cut -c1-16
+	  selected_pins; } | sha256sum | cut -c1-16
+}
+# The pinned versions of the packages this guest uses: the kernel, then PKGS
+# in order (pins of packages since dropped from PKGS stay in the file, unused).
+selected_pins() {
+	grep '^linux-image-[^=]*=' "$pins" | head -n1
+	for p in $PKGS; do grep -m1 "^$p=" "$pins"; done
 }
 
-# Pin package versions once per machine (first build; kept in the cache,
-# remove $HSPT_CACHE/guest-pins to take newer ones), so rebuilds are identical.
-if [ ! -s "$pins" ]; then
+# Pin package versions once per machine (kept in the cache: remove
+# $HSPT_CACHE/guest-pins to take newer ones), so rebuilds are identical. A
+# package added to PKGS later is pinned (appended) on the next build; the
+# versions already pinned are kept.
+touch "$pins"
+missing=()
+grep -q '^linux-image-' "$pins" || missing+=(KERNEL)
+for p in $PKGS; do
+	grep -q "^$p=" "$pins" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
 	scripts/apt-sources.sh
-	kpkg=$(apt-cache depends linux-image-armmp:armhf 2>/dev/null | sed -n 's/.*Depends: \(linux-image-[^:]*\).*/\1/p' | head -n1)
-	[ -n "$kpkg" ] || { echo "hspt: cannot find Debian's armhf armmp kernel (linux-image-armmp:armhf)" >&2; exit 1; }
-	for p in $kpkg $PKGS; do
-		v=$(apt-cache policy "$p:armhf" | sed -n 's/ *Candidate: //p')
-		[ -n "$v" ] && [ "$v" != "(none)" ] || { echo "hspt: package $p:armhf not available from apt" >&2; exit 1; }
-		echo "$p=$v"
-	done > "$pins.tmp"
+	pin() {
+		local v
+		v=$(apt-cache policy "$1:armhf" | sed -n 's/ *Candidate: //p')
+		[ -n "$v" ] && [ "$v" != "(none)" ] || { echo "hspt: package $1:armhf not available from apt" >&2; exit 1; }
+		echo "$1=$v"
+	}
+	{
+		if [ "${missing[0]}" = KERNEL ]; then
+			kpkg=$(apt-cache depends linux-image-armmp:armhf 2>/dev/null | sed -n 's/.*Depends: \(linux-image-[^:]*\).*/\1/p' | head -n1)
+			[ -n "$kpkg" ] || { echo "hspt: cannot find Debian's armhf armmp kernel (linux-image-armmp:armhf)" >&2; exit 1; }
+			pin "$kpkg"
+			missing=("${missing[@]:1}")
+		fi
+		cat "$pins"
+		for p in "${missing[@]}"; do pin "$p"; done
+	} > "$pins.tmp"
+	echo "hspt: pinned the versions of $(($(wc -l < "$pins.tmp") - $(wc -l < "$pins"))) guest package(s) in $pins"
 	mv "$pins.tmp" "$pins"
 fi
 stamp=$(inputs_hash)
@@ -50,7 +80,7 @@ echo "hspt: building the guest (kernel, busybox, test programs, Debian armhf pro
 need=()
 while IFS='=' read -r p v; do
 	ls "$debs/${p}_${v//:/%3a}_armhf.deb" >/dev/null 2>&1 || need+=("$p:armhf=$v")
-done < "$pins"
+done < <(selected_pins)
 if [ ${#need[@]} -gt 0 ]; then
 	scripts/apt-sources.sh
 	echo "hspt: downloading ${#need[@]} armhf packages"
@@ -68,8 +98,8 @@ while IFS='=' read -r p v; do
 		echo "kernel $p $v" > "$out/MANIFEST.tmp";;
 	*) dpkg-deb -x "$deb" "$root";;
 	esac
-done < "$pins"
-sed 1d "$pins" | sed 's/^/package /' >> "$out/MANIFEST.tmp"
+done < <(selected_pins)
+selected_pins | sed 1d | sed 's/^/package /' >> "$out/MANIFEST.tmp"
 
 # 2. Layout: busybox provides the shell and tools; Debian's usrmerge layout
 #    for libraries (lib -> usr/lib).
@@ -84,13 +114,29 @@ mv "$root/usr/bin/busybox" "$root/hspt/bin/busybox"
 # Applet links are made at boot (busybox --install), which does not
 # replace the Debian programs.
 
-# 3. Every dynamic program finds its libraries (or the build fails here).
-for f in "$root"/usr/bin/*; do
+# 3. Every dynamic program finds its libraries, and they theirs (or the
+#    build fails here, naming the program and the missing library).
+libdirs=("$root/usr/lib/arm-linux-gnueabihf" "$root/usr/lib")
+find_lib() {
+	local d
+	for d in "${libdirs[@]}"; do
+		[ -e "$d/$1" ] && { echo "$d/$1"; return 0; }
+	done
+	return 1
+}
+for f in "$root"/usr/bin/* "$root"/usr/sbin/*; do
 	[ -L "$f" ] && continue
 	file -b "$f" 2>/dev/null | grep -q 'ELF 32-bit.*dynamically' || continue
-	for lib in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-		[ -e "$root/usr/lib/arm-linux-gnueabihf/$lib" ] || [ -e "$root/usr/lib/$lib" ] || {
-			echo "hspt: guest program $(basename "$f") needs $lib, which no package in the guest provides" >&2; exit 1; }
+	todo=("$f") seen=" "
+	while [ ${#todo[@]} -gt 0 ]; do
+		obj=${todo[0]} todo=("${todo[@]:1}")
+		for lib in $(readelf -d "$obj" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+			case "$seen" in *" $lib "*) continue ;; esac
+			seen="$seen$lib "
+			path=$(find_lib "$lib") || {
+				echo "hspt: guest program $(basename "$f") needs $lib$([ "$obj" = "$f" ] || echo " (for $(basename "$obj"))"), which no package in the guest provides" >&2; exit 1; }
+			todo+=("$path")
+		done
 	done
 done
 
