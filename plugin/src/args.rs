@@ -33,6 +33,11 @@ pub struct Config {
     /// as if the kernel had refused it (0 = never), so the recovery path
     /// (reset the whole window) runs under a real guest.
     pub fail_every: u32,
+    /// Ask QEMU for precise softmmu flushes: a DACR write flushes only the
+    /// entries whose domain changed.
+    pub precise: bool,
+    /// Ask QEMU to grow a filling softmmu TLB at once, not at a flush.
+    pub tlb_grow: bool,
 }
 
 impl Default for Config {
@@ -47,6 +52,8 @@ impl Default for Config {
             warmup_us: DEFAULT_WARMUP_US,
             around: DEFAULT_AROUND,
             fail_every: 0,
+            precise: true,
+            tlb_grow: true,
         }
     }
 }
@@ -89,6 +96,14 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "accesses",
         "on|off: count guest memory accesses per process (default on; off is faster)",
+    ),
+    (
+        "precise",
+        "on|off: a DACR write flushes only the softmmu TLB entries whose domain changed (default on; off = stock QEMU's full flushes)",
+    ),
+    (
+        "tlb_grow",
+        "on|off: a softmmu TLB that is more than 70% full grows at once instead of at its next flush (default on)",
     ),
     (
         "fail_every",
@@ -149,6 +164,8 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             "labels" => config.labels = parse_bool(key, value)?,
             "hspt" => config.hspt = parse_bool(key, value)?,
             "accesses" => config.accesses = parse_bool(key, value)?,
+            "precise" => config.precise = parse_bool(key, value)?,
+            "tlb_grow" => config.tlb_grow = parse_bool(key, value)?,
             "warmup" => {
                 config.warmup_us = match value.parse::<u64>() {
                     Ok(n) if n <= 10_000_000 => n,

@@ -129,7 +129,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
         score: board,
         offset: 0,
     });
-    let hspt_on = config.hspt;
+    let (hspt_on, precise, tlb_grow) = (config.hspt, config.precise, config.tlb_grow);
     let state = Accel {
         config,
         accesses,
@@ -157,7 +157,17 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
         abi_version: abi::HSPT_ABI_VERSION,
         size: std::mem::size_of::<abi::hspt_accel_ops>() as u32,
         opaque: std::ptr::null_mut(),
-        flags: if hspt_on { abi::HSPT_ACCEL_MAPS_RAM } else { 0 },
+        flags: if hspt_on { abi::HSPT_ACCEL_MAPS_RAM } else { 0 }
+            | if precise {
+                abi::HSPT_ACCEL_PRECISE_FLUSH
+            } else {
+                0
+            }
+            | if tlb_grow {
+                abi::HSPT_ACCEL_GROW_TLB
+            } else {
+                0
+            },
         context_event: Some(on_context_event),
         tlb_maintenance: Some(on_tlb_maintenance),
         qemu_flush: Some(on_qemu_flush),

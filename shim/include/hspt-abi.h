@@ -79,6 +79,13 @@ struct hspt_arm_context {
  * QEMU refuses at start-up guest RAM that is not a shared file.
  */
 #define HSPT_ACCEL_MAPS_RAM 1
+/*
+ * hspt_accel_ops.flags: a DACR write flushes only the softmmu TLB entries
+ * whose domain changed (PL0 entries lazily, before they are used).
+ */
+#define HSPT_ACCEL_PRECISE_FLUSH 2
+/* hspt_accel_ops.flags: a softmmu TLB that fills up grows at once. */
+#define HSPT_ACCEL_GROW_TLB 4
 
 #define HSPT_PROT_READ  1
 #define HSPT_PROT_WRITE 2

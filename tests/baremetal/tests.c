@@ -316,6 +316,56 @@ static void t_domains(void)
 	run_ops(IN_PL1, c5, N_OPS(c5));
 }
 
+/* DACR changes seen from PL1 (the kernel's own accesses), and by LDRT at
+ * PL1 after user mode used a page: QEMU's TLB entries do not record their
+ * domain, so every cached entry whose domain changed must go (with precise
+ * flushes only those: PL1 ones at once, PL0 ones before they are used). */
+static void t_domains_pl1(void)
+{
+	/* One MiB apart: a small page's domain is its first-level entry's. */
+	const u32 asid = 12, KP = 0x10e00000, KR = 0x10f00000, O = 0x11000000,
+		  U = 0x11100000;
+	u32 kp = pa_alloc(SZ_4K, SZ_4K), kr = pa_alloc(SZ_4K, SZ_4K),
+	    o = pa_alloc(SZ_4K, SZ_4K), u = pa_alloc(SZ_4K, SZ_4K);
+
+	set_asid(asid);
+	map_small(K, KP, kp, AP_PL1 | DOM(4) | NG);
+	map_small(K, KR, kr, AP_PL1_RO | DOM(4) | NG);
+	map_small(K, O, o, AP_PL1 | DOM(5) | NG);
+	map_small(K, U, u, AP_RW | DOM(6) | NG);
+	dsb();
+	note("domain 4: KP 0x%08x PL1 RW, KR 0x%08x PL1 RO; domain 5: O 0x%08x PL1 RW; "
+	     "domain 6: U 0x%08x user RW", KP, KR, O, U);
+
+	struct op c1[] = { LD(KP, kp), LD(KR, kr), STF(KR, 0x11111111, FS_PERM_PAGE), LD(O, o) };
+	run_ops(IN_PL1, c1, N_OPS(c1));
+	struct op u1[] = { LD(U, u), ST(U + 4, 0x12121212) };
+	run_ops(IN_USER, u1, N_OPS(u1));
+
+	u32 dacr = dacr_with(dacr_with(DACR_DEFAULT, 4, DACR_NOACCESS), 6, DACR_NOACCESS);
+	set_dacr(dacr);
+	note("DACR 0x%08x (domains 4, 6 no access)", dacr);
+	struct op c2[] = {
+		LDF(KP, FS_DOMAIN_PAGE), LDF(KR, FS_DOMAIN_PAGE), LD(O, o),
+		OPF(OP_LDRT, U, 0, FS_DOMAIN_PAGE), OPF(OP_STRT, U, 0x13131313, FS_DOMAIN_PAGE),
+	};
+	run_ops(IN_PL1, c2, N_OPS(c2));
+
+	dacr = dacr_with(DACR_DEFAULT, 4, DACR_MANAGER);
+	set_dacr(dacr);
+	note("DACR 0x%08x (domain 4 manager)", dacr);
+	struct op c3[] = { ST(KR, 0x22222222), LD(KR, 0x22222222), LD(KP, kp),
+			   OPV(OP_LDRT, U + 4, 0, 0x12121212) };
+	run_ops(IN_PL1, c3, N_OPS(c3));
+
+	set_dacr(DACR_DEFAULT);
+	note("DACR 0x%08x (all client) again", DACR_DEFAULT);
+	struct op c4[] = { STF(KR, 0x33333333, FS_PERM_PAGE), LD(KR, 0x22222222), LD(KP, kp) };
+	run_ops(IN_PL1, c4, N_OPS(c4));
+	struct op u4[] = { LD(U + 4, 0x12121212) };
+	run_ops(IN_USER, u4, N_OPS(u4));
+}
+
 /* LDRT/STRT at PL1 check user permissions; PL1 stores reach user pages
  * that user mode has mapped. */
 static void t_ldrt_strt(void)
@@ -630,6 +680,7 @@ const struct test_case cases[] = {
 	{ "page_maintenance", t_page_maintenance },
 	{ "asid_global", t_asid_global },
 	{ "domains", t_domains },
+	{ "domains_pl1", t_domains_pl1 },
 	{ "ldrt_strt", t_ldrt_strt },
 	{ "alignment", t_alignment },
 	{ "neighbour_perms", t_neighbour_perms },

@@ -107,6 +107,8 @@ pub struct Engine {
     /// The guest's TLBIALL/TLBIASID or a register write was reported and
     /// handled; the softmmu's full flush that follows it needs nothing more.
     full_flush_explained: bool,
+    /// The event before the current one set `full_flush_explained`.
+    previous_event_explains_full_flush: bool,
     /// Counts the events from QEMU's hooks: a fill that sees it change
     /// while it translated (invariant 6) does not map what it found.
     events: u64,
@@ -149,7 +151,7 @@ impl Drop for InUse {
 /// signal-safe: one atomic swap, no allocation, no lock.
 pub fn with_engine<R>(f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
     engine_scope(|e| {
-        e.events += 1;
+        e.begin_event();
         f(e)
     })
 }
@@ -212,8 +214,18 @@ impl Engine {
             policy: Policy::new(warmup_us * 1000),
             around,
             full_flush_explained: false,
+            previous_event_explains_full_flush: false,
             events: 0,
         }
+    }
+
+    /// Bookkeeping at the start of each event from QEMU's hooks.
+    fn begin_event(&mut self) {
+        self.events += 1;
+        // An announcement covers the very next event only, so one whose
+        // flush did not reach us (it spared the window's MMU index) can
+        // never excuse a later, unannounced flush.
+        self.previous_event_explains_full_flush = std::mem::take(&mut self.full_flush_explained);
     }
 
     /// Points GS at `base`; false if the kernel refused.
@@ -344,12 +356,11 @@ impl Engine {
     /// key covers DACR, CONTEXTIDR, TTBR); any other drops everything.
     pub fn softmmu_flush(&mut self, vaddr: u64, len: u64) {
         if len == 0 {
-            if !std::mem::take(&mut self.full_flush_explained) {
+            if !self.previous_event_explains_full_flush {
                 self.reset_all();
             }
             return;
         }
-        self.full_flush_explained = false;
         let first = vaddr & !(pool::PAGE as u64 - 1);
         let end = vaddr.saturating_add(len).min(pool::WINDOW_SIZE as u64);
         if (end.saturating_sub(first)) / pool::PAGE as u64 > LARGE_FLUSH_PAGES {
@@ -406,6 +417,12 @@ mod tests {
         (e, a, b, ram)
     }
 
+    /// `e`, with the bookkeeping `with_engine` does before each event.
+    fn ev(e: &mut Engine) -> &mut Engine {
+        e.begin_event();
+        e
+    }
+
     fn mapped(e: &Engine, slot: Slot, page: usize) -> bool {
         e.pool.is_mapped(slot, GuestPage::from_index(page))
     }
@@ -421,7 +438,7 @@ mod tests {
         ] {
             let (mut e, a, b, _ram) = engine_with_two_windows();
             // TLBIMVA names ASID 5, but global entries of any ASID go too.
-            e.tlb_maintenance(kind, 0x1000 | 5);
+            ev(&mut e).tlb_maintenance(kind, 0x1000 | 5);
             assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1), "kind {kind}");
             assert!(mapped(&e, a, 2), "kind {kind}: another page stays");
         }
@@ -431,7 +448,7 @@ mod tests {
     fn tlbiasid_resets_only_that_asids_window() {
         let _serial = serial();
         let (mut e, a, b, _ram) = engine_with_two_windows();
-        e.tlb_maintenance(abi::HSPT_TLBI_ASID, 5);
+        ev(&mut e).tlb_maintenance(abi::HSPT_TLBI_ASID, 5);
         assert!(!mapped(&e, a, 1) && !mapped(&e, a, 2));
         assert!(mapped(&e, b, 1));
     }
@@ -445,7 +462,7 @@ mod tests {
             abi::HSPT_TLBI_OTHER,
         ] {
             let (mut e, a, b, _ram) = engine_with_two_windows();
-            e.tlb_maintenance(kind, 0);
+            ev(&mut e).tlb_maintenance(kind, 0);
             assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1), "kind {kind}");
         }
     }
@@ -459,8 +476,8 @@ mod tests {
             abi::HSPT_FLUSH_TTBR,
         ] {
             let (mut e, a, _b, _ram) = engine_with_two_windows();
-            e.qemu_flush(reason);
-            e.softmmu_flush(0, 0);
+            ev(&mut e).qemu_flush(reason);
+            ev(&mut e).softmmu_flush(0, 0);
             assert!(mapped(&e, a, 1), "reason {reason}: part of the window key");
         }
         for reason in [
@@ -470,7 +487,7 @@ mod tests {
             abi::HSPT_FLUSH_MEMORY_MAP,
         ] {
             let (mut e, a, b, _ram) = engine_with_two_windows();
-            e.qemu_flush(reason);
+            ev(&mut e).qemu_flush(reason);
             assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1), "reason {reason}");
         }
     }
@@ -480,16 +497,16 @@ mod tests {
         let _serial = serial();
         // A full flush nobody announced (a CPU reset, the debugger).
         let (mut e, a, b, _ram) = engine_with_two_windows();
-        e.softmmu_flush(0, 0);
+        ev(&mut e).softmmu_flush(0, 0);
         assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1));
         // A page flush (a watchpoint inserted or removed): that page only.
         let (mut e, a, b, _ram) = engine_with_two_windows();
-        e.softmmu_flush(0x1004, 4);
+        ev(&mut e).softmmu_flush(0x1004, 4);
         assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1));
         assert!(mapped(&e, a, 2));
         // A range across two pages.
         let (mut e, a, _b, _ram) = engine_with_two_windows();
-        e.softmmu_flush(0x1ffc, 8);
+        ev(&mut e).softmmu_flush(0x1ffc, 8);
         assert!(!mapped(&e, a, 1) && !mapped(&e, a, 2));
     }
 
@@ -497,16 +514,22 @@ mod tests {
     fn an_explanation_covers_one_full_flush_only() {
         let _serial = serial();
         let (mut e, a, _b, _ram) = engine_with_two_windows();
-        e.qemu_flush(abi::HSPT_FLUSH_DACR);
-        e.softmmu_flush(0, 0);
+        ev(&mut e).qemu_flush(abi::HSPT_FLUSH_DACR);
+        ev(&mut e).softmmu_flush(0, 0);
         assert!(mapped(&e, a, 1), "the DACR write's own flush");
-        e.softmmu_flush(0, 0);
+        ev(&mut e).softmmu_flush(0, 0);
         assert!(!mapped(&e, a, 1), "a second full flush is not explained");
+        // Any other event in between cancels the explanation.
+        let (mut e, a, _b, _ram) = engine_with_two_windows();
+        ev(&mut e).qemu_flush(abi::HSPT_FLUSH_DACR);
+        ev(&mut e).protect_code(0x7000);
+        ev(&mut e).softmmu_flush(0, 0);
+        assert!(!mapped(&e, a, 1));
         // A page flush in between cancels the explanation.
         let (mut e, a, _b, _ram) = engine_with_two_windows();
-        e.qemu_flush(abi::HSPT_FLUSH_DACR);
-        e.softmmu_flush(0x2000, 0x1000);
-        e.softmmu_flush(0, 0);
+        ev(&mut e).qemu_flush(abi::HSPT_FLUSH_DACR);
+        ev(&mut e).softmmu_flush(0x2000, 0x1000);
+        ev(&mut e).softmmu_flush(0, 0);
         assert!(!mapped(&e, a, 1));
     }
 }
