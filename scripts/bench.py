@@ -8,6 +8,9 @@ Configurations:
   stock      unpatched qemu-system-arm, no plugin
   off        patched qemu-system-arm, plugin with hspt=off (statistics only)
   slots=N    patched qemu-system-arm, HSPT with N windows
+  off+K=V, slots=N+K=V
+             the same with more plugin arguments joined by '+', to isolate
+             one part: e.g. slots=8+precise=off, off+tlb_grow=off
   user       qemu-arm (user mode, built from the same QEMU source), for
              workloads that are a single static program (see USER_COMMANDS)
   native     the same C source built for the host (gcc -O2) and run
@@ -103,7 +106,9 @@ def run_system(workload, config, timeout):
     if config == "stock":
         cmd += ["--qemu", "stock", "--no-plugin"]
     else:
-        extra = "hspt=off" if config == "off" else config
+        # "off+precise=off" -> hspt=off,precise=off: '+' joins plugin arguments.
+        base, *more = config.split("+")
+        extra = ",".join(["hspt=off" if base == "off" else base] + more)
         cmd += ["--plugin", f"accesses=off,table=off,{extra}"]
     cmd.append(workload)
     t0 = time.monotonic()
@@ -197,8 +202,10 @@ def main():
         if not os.access(os.path.join(TOP, "guest/workloads", w), os.X_OK):
             ap.error(f"no workload '{w}' in guest/workloads")
     for c in configs:
-        if c not in ("stock", "off", "user", "native") and not re.fullmatch(r"slots=\d+", c):
-            ap.error(f"unknown configuration '{c}' (stock, off, slots=N, user, native)")
+        if c not in ("stock", "user", "native") and \
+                not re.fullmatch(r"(off|slots=\d+)(\+[a-z_]+=[a-z0-9]+)*", c):
+            ap.error(f"unknown configuration '{c}' (stock, off, slots=N, user, native; "
+                     "off and slots=N take more plugin arguments after '+', e.g. slots=8+precise=off)")
 
     plan = [(w, c) for w in workloads for c in configs
             if (c != "user" or w in USER_COMMANDS) and (c != "native" or w in NATIVE_COMMANDS)]

@@ -40,6 +40,8 @@ t = d["totals"]["spt"]
 check(t["hits"] > 100 * sum(t["misses"].values()), f"hits {t['hits']} vs misses {t['misses']}")
 check(0 < t["pages_around"] < t["pages_mapped"],
       f"fault-around mapped neighbours with their faulting page: {t['pages_around']} of {t['pages_mapped']} pages")
+check(t["pages_premapped"] > 0,
+      f"pages of guest page faults raised from a window mapped on the way back to user mode: {t['pages_premapped']}")
 check(pool["faults"] >= t["misses"]["not_mapped"] and pool["fault_handler_ns"] > 0,
       f"fault handler timed: {pool['faults']} faults, {pool['fault_handler_ns'] / max(1, pool['faults']) / 1000:.1f} us each")
 PY

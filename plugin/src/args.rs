@@ -38,6 +38,9 @@ pub struct Config {
     pub precise: bool,
     /// Ask QEMU to grow a filling softmmu TLB at once, not at a flush.
     pub tlb_grow: bool,
+    /// Map the page of a guest page fault raised from a window when the
+    /// guest returns to user mode, if the guest kernel made it valid.
+    pub premap: bool,
 }
 
 impl Default for Config {
@@ -54,6 +57,7 @@ impl Default for Config {
             fail_every: 0,
             precise: true,
             tlb_grow: true,
+            premap: true,
         }
     }
 }
@@ -104,6 +108,10 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "tlb_grow",
         "on|off: a softmmu TLB that is more than 70% full grows at once instead of at its next flush (default on)",
+    ),
+    (
+        "premap",
+        "on|off: after a window fault became the guest's page fault, map the page on the way back to user mode if the guest kernel made it valid, instead of faulting again (default on)",
     ),
     (
         "fail_every",
@@ -166,6 +174,7 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             "accesses" => config.accesses = parse_bool(key, value)?,
             "precise" => config.precise = parse_bool(key, value)?,
             "tlb_grow" => config.tlb_grow = parse_bool(key, value)?,
+            "premap" => config.premap = parse_bool(key, value)?,
             "warmup" => {
                 config.warmup_us = match value.parse::<u64>() {
                     Ok(n) if n <= 10_000_000 => n,

@@ -190,6 +190,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
             a.config.slots,
             a.config.warmup_us,
             a.config.around,
+            a.config.premap,
             a.config.fail_every,
         )?;
     }

@@ -406,7 +406,7 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
     let c = &s.spt;
     let _ = write!(
         out,
-        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
+        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
         s.user_accesses,
         s.kernel_accesses,
         s.user_entries,
@@ -420,6 +420,7 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
         c.guest_faults,
         c.pages_mapped,
         c.pages_around,
+        c.pages_premapped,
         c.pages_invalidated,
         c.windows_reset,
         c.code_protects,

@@ -146,11 +146,13 @@ struct hspt_qemu_api {
     int (*vcpu_count)(void);
     int (*icount_or_replay)(void);
     /*
-     * What @fill would give for a load from @vaddr, for the current MMU
-     * index, without ever raising anything: HSPT_FILL_RAM with @out filled
-     * in, or HSPT_FILL_SPECIAL when the page is not mappable now (no valid
-     * translation, MMIO, watchpoint, ...). Same calling rules as @fill;
-     * used to map a faulting page's neighbours in the same mmap().
+     * What @fill would give for a load from @vaddr, for the MMU index of
+     * user mode, without ever raising anything: HSPT_FILL_RAM with @out
+     * filled in, or HSPT_FILL_SPECIAL when the page is not mappable now (no
+     * valid translation, MMIO, watchpoint, ...). Called from the SIGSEGV
+     * handler like @fill (to map a faulting page's neighbours in the same
+     * mmap()), or from a context_event hook entering user mode (to map a
+     * page the guest kernel just made valid before user code touches it).
      */
     uint32_t (*probe)(uint32_t vaddr, struct hspt_fill *out);
 };

@@ -230,6 +230,7 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
             e.pending.miss_special += 1;
         } else {
             e.fills_started += 1;
+            e.fill_in_progress = Some((slot, GuestPage::containing(offset as u32)));
         }
         Some((slot, offset, e.events, now_ns()))
     }) else {
@@ -248,6 +249,7 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
 
     let then = engine_scope(|e| {
         e.fills_returned += 1;
+        e.fill_in_progress = None;
         let then = resolve(e, handler, slot, page, is_write, kind, &out, events);
         e.stay_fault_ns += now_ns().saturating_sub(started);
         then
@@ -297,6 +299,29 @@ fn resolve(
     if e.events != events_before || e.current != Some(slot) {
         return Then::Reexecute { remember: false };
     }
+    let mapped = map_with_neighbours(e, handler, slot, page, out);
+    // Returning is only right if the access will now go through: a write
+    // to RAM the reverse map cannot track stays read-only in the window.
+    let resolved = mapped.is_ok()
+        && e.pool.is_mapped(slot, page)
+        && (!is_write || e.pool.is_writable(slot, page));
+    if resolved {
+        Then::Retry
+    } else {
+        Then::Reexecute { remember: false }
+    }
+}
+
+/// Maps `page` as `out` describes it, with its run of neighbours
+/// (fault-around), within the VMA budget. Returns the pages mapped, or the
+/// errno of a failed mmap.
+fn map_with_neighbours(
+    e: &mut Engine,
+    handler: &Handler,
+    slot: Slot,
+    page: GuestPage,
+    out: &abi::hspt_fill,
+) -> Result<usize, i32> {
     if let Some((key, pages)) = e.pool.make_room(slot) {
         e.policy.lost_window(&key, pages);
     }
@@ -321,15 +346,34 @@ fn resolve(
         e.pending.pages_mapped += done as u64;
         e.pending.pages_around += done as u64 - 1;
     }
-    // Returning is only right if the access will now go through: a write
-    // to RAM the reverse map cannot track stays read-only in the window.
-    let resolved = mapped.is_ok()
-        && e.pool.is_mapped(slot, page)
-        && (!is_write || e.pool.is_writable(slot, page));
-    if resolved {
-        Then::Retry
-    } else {
-        Then::Reexecute { remember: false }
+    mapped
+}
+
+/// A window fault on `page` became the guest's page fault, and the guest
+/// now returns to user mode in the same window: map the page if the guest
+/// kernel made it valid (for a write fault, writable), so that the retried
+/// instruction does not fault a second time. Called from the user-mode
+/// entry hook (QEMU's probe translates for user mode then); a page that is
+/// still not valid (the kernel sent a signal instead) is left alone.
+pub(super) fn premap(e: &mut Engine, slot: Slot, page: GuestPage) {
+    let Some(handler) = HANDLER.get() else {
+        return;
+    };
+    let Some(probe) = handler.probe else {
+        return;
+    };
+    if e.pool.is_writable(slot, page) {
+        return;
+    }
+    let mut out = abi::hspt_fill::default();
+    // SAFETY: QEMU's non-faulting service (never longjmps), on the vCPU
+    // thread in a hook; `out` is ours.
+    let kind = unsafe { probe(page.vaddr(), &mut out) };
+    let gains = !e.pool.is_mapped(slot, page) || out.prot & abi::HSPT_PROT_WRITE != 0;
+    if kind == abi::HSPT_FILL_RAM && gains {
+        if let Ok(done) = map_with_neighbours(e, handler, slot, page, &out) {
+            e.pending.pages_premapped += done as u64;
+        }
     }
 }
 

@@ -49,6 +49,9 @@ pub struct SptCounters {
     pub pages_mapped: u64,
     /// Of those, pages mapped by fault-around with a faulting neighbour.
     pub pages_around: u64,
+    /// Pages mapped on the way back to user mode after a window fault
+    /// became the guest's page fault (saving the retry's second fault).
+    pub pages_premapped: u64,
     /// User-mode entries that ran through the softmmu (warm-up, fallback).
     pub entries_softmmu: u64,
     /// Times the context was moved to the softmmu because its window
@@ -72,6 +75,7 @@ impl SptCounters {
         self.fallbacks += o.fallbacks;
         self.pages_mapped += o.pages_mapped;
         self.pages_around += o.pages_around;
+        self.pages_premapped += o.pages_premapped;
         self.pages_invalidated += o.pages_invalidated;
         self.windows_reset += o.windows_reset;
         self.code_protects += o.code_protects;
@@ -104,6 +108,11 @@ pub struct Engine {
     pub policy: Policy,
     /// Fault-around block, in pages (1 = off); a power of two.
     around: usize,
+    /// The page of a fill in progress: still set when the user-mode entry
+    /// after it comes, the fill raised the guest's page fault.
+    fill_in_progress: Option<(Slot, pool::GuestPage)>,
+    /// Map that page on the way back to user mode if it is valid then.
+    premap: bool,
     /// The guest's TLBIALL/TLBIASID or a register write was reported and
     /// handled; the softmmu's full flush that follows it needs nothing more.
     full_flush_explained: bool,
@@ -185,12 +194,13 @@ pub fn start(
     slots: usize,
     warmup_us: u64,
     around: usize,
+    premap: bool,
     fail_every: u32,
 ) -> Result<(), String> {
     let pool = Pool::new(slots)?;
     fault::install_handler(api, pool.address_range())?;
     pool::set_fail_injection(fail_every);
-    let engine = Engine::new(pool, warmup_us, around);
+    let engine = Engine::new(pool, warmup_us, around, premap);
     if ENGINE.set(EngineCell(UnsafeCell::new(engine))).is_err() {
         return Err("hspt: engine started twice".into());
     }
@@ -198,7 +208,7 @@ pub fn start(
 }
 
 impl Engine {
-    fn new(pool: Pool, warmup_us: u64, around: usize) -> Engine {
+    fn new(pool: Pool, warmup_us: u64, around: usize, premap: bool) -> Engine {
         Engine {
             pool,
             current: None,
@@ -215,6 +225,8 @@ impl Engine {
             around,
             full_flush_explained: false,
             previous_event_explains_full_flush: false,
+            fill_in_progress: None,
+            premap,
             events: 0,
         }
     }
@@ -275,6 +287,11 @@ impl Engine {
             return false;
         }
         self.current = Some(slot);
+        if let Some((faulted, page)) = self.fill_in_progress.take() {
+            if faulted == slot && self.premap {
+                fault::premap(self, slot, page);
+            }
+        }
         true
     }
 
@@ -407,7 +424,7 @@ mod tests {
     /// maps page 1, all from RAM page 3.
     fn engine_with_two_windows() -> (Engine, Slot, Slot, std::os::fd::OwnedFd) {
         let ram = guest_ram();
-        let mut e = Engine::new(Pool::new(2).unwrap(), 0, 1);
+        let mut e = Engine::new(Pool::new(2).unwrap(), 0, 1, false);
         let (a, _) = e.pool.slot_for(key(5));
         let (b, _) = e.pool.slot_for(key(6));
         let f = fill(&ram, 3, false, 12);
