@@ -2,10 +2,12 @@
 # The invalidation side never leaves a stale mapping, even when the kernel
 # refuses an unmap or a write-protect (ENOMEM near vm.max_map_count): the
 # window is then reset as a whole. fail_every=N (test only) makes every
-# N-th of those calls fail; the guest must still print exactly what it
-# prints with hspt=off, and the report must show the recoveries.
+# N-th of those calls fail; the spt workload (tlbtest's munmap and
+# mprotect, jittest's code protection, COW after fork, ...) must still
+# print exactly what it prints with hspt=off, and the report must show
+# the recoveries.
 source "$(dirname "$0")/lib.sh"
-for w in tlb spt; do
+for w in spt; do
 	scripts/run-guest.sh --quiet --plugin "table=off,hspt=off" --log "$work/$w.off.log" "$w" >/dev/null 2>"$work/$w.off.err" ||
 		{ cat "$work/$w.off.err"; fail "$w failed with hspt=off"; }
 	scripts/run-guest.sh --quiet --plugin "table=off,warmup=0,fail_every=5" --stats "$work/$w.json" \
