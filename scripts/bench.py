@@ -329,7 +329,8 @@ def group_summary(rows, workloads, configs):
         # Only configurations that ran every workload of the group.
         gm = {c: geomean([by[(w, c)]["speedup_vs_stock"] for w in ws]) if all((w, c) in by for w in ws)
               else None for c in configs}
-        by_slots = {int(c.split("=")[1]): v for c, v in gm.items() if c.startswith("slots=") and v}
+        by_slots = {int(c.split("=")[1]): v for c, v in gm.items()
+                    if re.fullmatch(r"slots=\d+", c) and v}
         out[name] = {"workloads": ws, "geomean": gm, "by_slots": by_slots}
     return out
 
