@@ -14,6 +14,7 @@ GUEST      := build/guest/zImage build/guest/initrd.cpio.gz
 WORKLOAD ?= multi
 STATS    ?= build/run-stats.json
 PLUGIN_ARGS ?=
+comma := ,
 
 .PHONY: all deps qemu qemu-stock qemu-user plugin guest run test bench clean clean-all
 all: qemu plugin guest
@@ -42,6 +43,9 @@ guest: deps
 
 run: qemu plugin guest
 	@scripts/run-guest.sh --plugin "$(PLUGIN_ARGS)" --stats $(STATS) $(WORKLOAD)
+	@if [ -s $(STATS) ]; then scripts/hspt-plot $(STATS) -o $(STATS:.json=.svg) \
+		$(foreach f,$(patsubst live=%,%,$(filter live=%,$(subst $(comma), ,$(PLUGIN_ARGS)))),--live $(f)); \
+		echo "hspt: statistics in $(STATS), picture in $(STATS:.json=.svg)"; fi
 
 test: qemu qemu-stock plugin guest
 	@tests/run-all.sh

@@ -14,6 +14,8 @@ HOST_PKGS=(
 	cpio gcc-arm-linux-gnueabihf file binutils
 	# plugin (bindgen needs libclang)
 	libclang-dev clang
+	# tests: the statistics table and viewer in a real terminal
+	tmux
 )
 [ $# -gt 0 ] && HOST_PKGS=("$@")
 

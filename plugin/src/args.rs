@@ -6,20 +6,51 @@
 use std::fmt;
 use std::path::PathBuf;
 
+/// The exit table (`table=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableStyle {
+    Off,
+    /// At most 120 columns, busiest processes first, the others folded.
+    Compact,
+    /// Every context and every counter.
+    Full,
+}
+
+/// Default interval of the live statistics, in ms.
+pub const DEFAULT_LIVE_MS: u64 = 500;
+
+/// How guest memory accesses are counted (`accesses=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessCounting {
+    /// Not at all: access and hit counts read 0.
+    Off,
+    /// Each block adds the number of loads and stores it was translated
+    /// with when it starts (QEMU's HSPT_ACCEL_COUNT_ACCESSES): one add per
+    /// block. A block left early by an exception, or with condition-failed
+    /// loads or stores, counts them all the same.
+    Blocks,
+    /// Inline TCG code after every access (plugin memory callbacks): exact,
+    /// and about 15% slower.
+    Exact,
+}
+
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Write the per-process statistics as JSON to this file at exit.
     pub stats_file: Option<PathBuf>,
-    /// Print the per-process table at exit.
-    pub table: bool,
+    /// The per-process table printed at exit.
+    pub table: TableStyle,
+    /// Append a JSON line of per-process deltas to this file every
+    /// `live_ms` while the guest runs.
+    pub live_file: Option<PathBuf>,
+    pub live_ms: u64,
     /// Label processes with their program name read from guest memory.
     pub labels: bool,
     /// Accelerate (hosted shadow page tables); off keeps the statistics.
     pub hspt: bool,
-    /// Count guest memory accesses (inline code per access; off saves
-    /// that cost, and access and hit counts then read 0).
-    pub accesses: bool,
+    /// How guest memory accesses are counted per process.
+    pub accesses: AccessCounting,
     /// Number of windows: 1 = Shared SPT, 256 = Private SPT, between =
     /// Group-shared SPT.
     pub slots: usize,
@@ -47,10 +78,12 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             stats_file: None,
-            table: true,
+            table: TableStyle::Compact,
+            live_file: None,
+            live_ms: DEFAULT_LIVE_MS,
             labels: true,
             hspt: true,
-            accesses: true,
+            accesses: AccessCounting::Blocks,
             slots: DEFAULT_SLOTS,
             warmup_us: DEFAULT_WARMUP_US,
             around: DEFAULT_AROUND,
@@ -75,7 +108,17 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ),
     (
         "table",
-        "on|off: print the per-process table at exit (default on)",
+        "on|full|off: print the per-process table at exit: on = at most 120 columns, busiest processes first, \
+         short-lived ones folded (default); full = every context and counter",
+    ),
+    (
+        "live",
+        "FILE: append a JSON line with each process's counters since the previous line to FILE while the guest runs \
+         (see live_ms; scripts/hspt-top FILE shows it)",
+    ),
+    (
+        "live_ms",
+        "MS: interval of the live lines, 50 to 60000 ms (default 500)",
     ),
     (
         "labels",
@@ -99,7 +142,7 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ),
     (
         "accesses",
-        "on|off: count guest memory accesses per process (default on; off is faster)",
+        "on|exact|off: count guest memory accesses per process: on = per block, one add per block executed (default); exact = inline code after every access (slower); off = access and hit counts read 0",
     ),
     (
         "precise",
@@ -168,10 +211,50 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
                 }
                 config.stats_file = Some(PathBuf::from(value));
             }
-            "table" => config.table = parse_bool(key, value)?,
+            "table" => {
+                config.table = match value {
+                    "full" => TableStyle::Full,
+                    "on" | "yes" | "true" | "1" => TableStyle::Compact,
+                    "off" | "no" | "false" | "0" => TableStyle::Off,
+                    _ => {
+                        return Err(ArgError(format!(
+                            "hspt: bad value in plugin argument '{arg}': expected on, full or off"
+                        )))
+                    }
+                }
+            }
+            "live" => {
+                if value.is_empty() {
+                    return Err(ArgError(
+                        "hspt: plugin argument 'live=' needs a file name".into(),
+                    ));
+                }
+                config.live_file = Some(PathBuf::from(value));
+            }
+            "live_ms" => {
+                config.live_ms = match value.parse::<u64>() {
+                    Ok(n) if (50..=60_000).contains(&n) => n,
+                    _ => {
+                        return Err(ArgError(format!(
+                            "hspt: bad value in plugin argument '{arg}': expected milliseconds from 50 to 60000"
+                        )))
+                    }
+                }
+            }
             "labels" => config.labels = parse_bool(key, value)?,
             "hspt" => config.hspt = parse_bool(key, value)?,
-            "accesses" => config.accesses = parse_bool(key, value)?,
+            "accesses" => {
+                config.accesses = match value {
+                    "exact" => AccessCounting::Exact,
+                    "on" | "yes" | "true" | "1" => AccessCounting::Blocks,
+                    "off" | "no" | "false" | "0" => AccessCounting::Off,
+                    _ => {
+                        return Err(ArgError(format!(
+                            "hspt: bad value in plugin argument 'accesses={value}': expected on, exact or off"
+                        )))
+                    }
+                }
+            }
             "precise" => config.precise = parse_bool(key, value)?,
             "tlb_grow" => config.tlb_grow = parse_bool(key, value)?,
             "premap" => config.premap = parse_bool(key, value)?,
@@ -236,8 +319,36 @@ mod tests {
             c.stats_file.as_deref(),
             Some(std::path::Path::new("/tmp/x.json"))
         );
-        assert!(!c.table);
+        assert_eq!(c.table, TableStyle::Off);
         assert!(!c.labels);
+    }
+
+    #[test]
+    fn table_live_and_accesses() {
+        let c = parse(&[
+            "table=full",
+            "live=/tmp/l.jsonl",
+            "live_ms=100",
+            "accesses=exact",
+        ])
+        .unwrap();
+        assert_eq!(c.table, TableStyle::Full);
+        assert_eq!(
+            c.live_file.as_deref(),
+            Some(std::path::Path::new("/tmp/l.jsonl"))
+        );
+        assert_eq!(c.live_ms, 100);
+        assert_eq!(c.accesses, AccessCounting::Exact);
+        assert!(parse(&["live_ms=10"]).unwrap_err().0.contains("live_ms=10"));
+        assert!(parse(&["live="]).unwrap_err().0.contains("file name"));
+        assert!(parse(&["accesses=some"])
+            .unwrap_err()
+            .0
+            .contains("on, exact or off"));
+        assert_eq!(
+            parse(&["accesses=off"]).unwrap().accesses,
+            AccessCounting::Off
+        );
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! The hooks the patched QEMU calls, and per-vCPU attribution.
 //!
-//! Memory accesses are counted by inline TCG code into a per-vCPU
-//! scoreboard slot (no callback per access). Each hook first charges the
-//! accesses counted since the previous hook to the process and mode that
-//! were current until now ([`VcpuState::charge`]), then applies its event.
-//! So counts are exact at every context switch and user/kernel transition.
+//! Memory accesses are counted into a per-vCPU counter, never by a
+//! callback per access: by default each block adds its number of loads and
+//! stores when it starts (a counter in QEMU's CPU state, patch
+//! `HSPT_ACCEL_COUNT_ACCESSES`); with `accesses=exact`, inline TCG code
+//! after every access adds 1 to a scoreboard slot. Each hook first charges
+//! the accesses counted since the previous hook to the process and mode
+//! that were current until now ([`VcpuState::charge`]), then applies its
+//! event. Blocks never span a context switch or a user/kernel transition
+//! (each ends the block), so the split by process and mode is exact.
 //!
 //! Hooks run on the vCPU's own thread; each vCPU's state sits behind its
 //! own mutex, which only that thread takes while the guest runs (the exit
@@ -17,11 +21,12 @@ use std::sync::{Mutex, OnceLock};
 use hspt_shim as abi;
 use qemu_plugin::{PluginId, PluginU64, TranslationBlock, VCPUIndex};
 
-use crate::args::Config;
+use crate::args::{AccessCounting, Config, TableStyle};
 use crate::context::ProcessKey;
 use crate::engine::{self, SptCounters};
 use crate::label::{self, Outcome, RecentExecs};
-use crate::stats::{ProcessStats, Report};
+use crate::live;
+use crate::stats::{ProcessStats, Report, RunCounters};
 
 /// How many user-mode entries of a context may try to label it, and how
 /// many more may find its memory not yet readable.
@@ -32,8 +37,12 @@ struct VcpuState {
     /// The context whose accesses are being counted now.
     key: ProcessKey,
     user: bool,
+    /// The current user-mode stay addresses memory through a window.
+    window: bool,
     /// Scoreboard value already charged.
     charged: u64,
+    /// Context events by kind (enum hspt_ctx_event), for the report.
+    ctx_events: [u64; abi::HSPT_CTX_EVENTS as usize],
     processes: HashMap<ProcessKey, ProcessStats>,
     label_tries: HashMap<ProcessKey, u8>,
     label_waits: HashMap<ProcessKey, u8>,
@@ -41,8 +50,11 @@ struct VcpuState {
 
 struct Accel {
     config: Config,
-    /// Per-vCPU access counter, incremented by inline TCG ops.
+    /// Per-vCPU access counter of `accesses=exact`, incremented by inline
+    /// TCG ops.
     accesses: Counter,
+    /// QEMU's services, once registered (the per-block access counter).
+    api: OnceLock<&'static abi::hspt_qemu_api>,
     vcpus: Vec<Mutex<VcpuState>>,
     /// Global first-seen sequence, for a stable table order.
     next_seq: std::sync::atomic::AtomicU64,
@@ -72,7 +84,19 @@ impl Accel {
     }
 
     fn read_counter(&self, index: u32) -> u64 {
-        qemu_plugin::qemu_plugin_u64_get(self.accesses.0, index as VCPUIndex)
+        match self.config.accesses {
+            AccessCounting::Off => 0,
+            AccessCounting::Exact => {
+                qemu_plugin::qemu_plugin_u64_get(self.accesses.0, index as VCPUIndex)
+            }
+            AccessCounting::Blocks => match self.api.get().and_then(|api| api.mem_accesses) {
+                // SAFETY: QEMU's function; it reads the counter of the vCPU
+                // with this index, which is the calling thread's own vCPU
+                // (hooks) or stopped (exit report).
+                Some(read) => unsafe { read(index) },
+                None => 0,
+            },
+        }
     }
 }
 
@@ -92,10 +116,13 @@ impl VcpuState {
         let delta = counter_now.wrapping_sub(self.charged);
         self.charged = counter_now;
         if delta != 0 {
-            let (key, user) = (self.key, self.user);
+            let (key, user, window) = (self.key, self.user, self.window);
             let s = self.stats(key);
             if user {
                 s.user_accesses += delta;
+                if window {
+                    s.window_accesses += delta;
+                }
             } else {
                 s.kernel_accesses += delta;
             }
@@ -130,15 +157,19 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
         offset: 0,
     });
     let (hspt_on, precise, tlb_grow) = (config.hspt, config.precise, config.tlb_grow);
+    let accesses_mode = config.accesses;
     let state = Accel {
         config,
         accesses,
+        api: OnceLock::new(),
         vcpus: (0..vcpus)
             .map(|_| {
                 Mutex::new(VcpuState {
                     key: ProcessKey { asid: 0, ttbr0: 0 },
                     user: false,
+                    window: false,
                     charged: 0,
+                    ctx_events: [0; abi::HSPT_CTX_EVENTS as usize],
                     processes: HashMap::new(),
                     label_tries: HashMap::new(),
                     label_waits: HashMap::new(),
@@ -167,6 +198,11 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
                 abi::HSPT_ACCEL_GROW_TLB
             } else {
                 0
+            }
+            | if accesses_mode == AccessCounting::Blocks {
+                abi::HSPT_ACCEL_COUNT_ACCESSES
+            } else {
+                0
             },
         context_event: Some(on_context_event),
         tlb_maintenance: Some(on_tlb_maintenance),
@@ -183,6 +219,14 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
     let api: &'static abi::hspt_qemu_api =
         unsafe { api.as_ref() }.ok_or("hspt: QEMU gave no HSPT services")?;
     let a = accel();
+    // Set once, here: the OnceLock was created empty just above.
+    let _ = a.api.set(api);
+    if a.config.accesses == AccessCounting::Exact {
+        // Only then: while any plugin instruments blocks, QEMU adds code to
+        // every guest access (it saves the accessed value for callbacks).
+        qemu_plugin::qemu_plugin_register_vcpu_tb_trans_cb(id, Some(on_tb_translate))
+            .map_err(|e| format!("hspt: cannot register the translation callback: {e}"))?;
+    }
     if a.config.hspt {
         check_supported(api, vcpus)?;
         engine::start(
@@ -194,16 +238,21 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
             a.config.fail_every,
         )?;
     }
+    if let Some(path) = &a.config.live_file {
+        live::start(path, a.config.live_ms, vcpus)?;
+    }
     qemu_plugin::qemu_plugin_register_atexit_cb(id, |_| report_at_exit())
         .map_err(|e| format!("hspt: cannot register the exit report: {e}"))?;
     Ok(())
 }
 
-/// Translation time: count every memory access of every instruction, inline.
-pub fn instrument_tb(tb: &TranslationBlock) {
-    if !accel().config.accesses {
-        return;
-    }
+/// Translation time (`accesses=exact` only): count every memory access of
+/// every instruction, inline.
+extern "C" fn on_tb_translate(_id: PluginId, tb: *mut qemu_plugin::sys::qemu_plugin_tb) {
+    instrument_tb(&TranslationBlock::from(tb));
+}
+
+fn instrument_tb(tb: &TranslationBlock) {
     let counter = accel().accesses.0;
     for insn in tb.instructions() {
         qemu_plugin::qemu_plugin_register_vcpu_mem_inline_per_vcpu(
@@ -254,11 +303,16 @@ extern "C" fn on_context_event(
     let now = a.read_counter(vcpu);
     let mut st = a.vcpu(vcpu);
     st.charge(now);
+    live::publish_if_asked(vcpu, &st.processes);
     st.key = ProcessKey::from_context(ctx);
+    if let Some(n) = st.ctx_events.get_mut(event as usize) {
+        *n += 1;
+    }
     if event != abi::HSPT_CTX_MODE {
         return 0;
     }
     st.user = ctx.mode == abi::HSPT_ARM_MODE_USR;
+    st.window = false;
     if !st.user {
         engine::with_engine(|e| e.leave_user());
         return 0;
@@ -268,7 +322,15 @@ extern "C" fn on_context_event(
     if a.config.labels {
         maybe_label(&mut st, key, ctx.regs_sp);
     }
-    engine::with_engine(|e| e.enter_user(ctx)).unwrap_or(false) as i32
+    let Some((window, evicted)) = engine::with_engine(|e| (e.enter_user(ctx), e.take_evicted()))
+    else {
+        return 0;
+    };
+    if let Some(loser) = evicted {
+        st.stats(loser).spt.evictions += 1;
+    }
+    st.window = window;
+    window as i32
 }
 
 fn maybe_label(st: &mut VcpuState, key: ProcessKey, user_sp: u32) {
@@ -329,19 +391,40 @@ extern "C" fn on_softmmu_flush(_opaque: *mut c_void, _vcpu: u32, vaddr: u64, len
 
 fn report_at_exit() {
     let a = accel();
-    let per_vcpu = (0..a.vcpus.len())
+    let mut run = RunCounters {
+        accesses: Some(a.config.accesses),
+        ..Default::default()
+    };
+    let per_vcpu: Vec<_> = (0..a.vcpus.len())
         .map(|i| {
             let now = a.read_counter(i as u32);
             let mut st = a.vcpu(i as u32);
             st.charge(now);
+            for (total, n) in run.ctx_events.iter_mut().zip(st.ctx_events) {
+                *total += n;
+            }
             std::mem::take(&mut st.processes)
         })
         .collect();
+    if let Some(read) = a.api.get().and_then(|api| api.tlb_flush_counts) {
+        for i in 0..a.vcpus.len() {
+            let mut counts = [0u64; 3];
+            // SAFETY: QEMU's function; it reads the counters of the vCPU
+            // with this index into our 3-element array.
+            unsafe { read(i as u32, counts.as_mut_ptr()) };
+            for (total, n) in run.tlb_flushes.iter_mut().zip(counts) {
+                *total += n;
+            }
+        }
+    }
+    live::finish(&per_vcpu);
     let pool = engine::with_engine(|e| (e.pool.nslots(), e.report_stats()));
-    let report = Report::new(per_vcpu, pool);
-    if a.config.table {
-        // Straight to stderr: qemu_plugin_outs() only prints under `-d plugin`.
-        eprint!("{}", report.table());
+    let report = Report::new(per_vcpu, pool, run);
+    // Straight to stderr: qemu_plugin_outs() only prints under `-d plugin`.
+    match a.config.table {
+        TableStyle::Compact => eprint!("{}", report.table()),
+        TableStyle::Full => eprint!("{}", report.table_full()),
+        TableStyle::Off => {}
     }
     if let Some(path) = &a.config.stats_file {
         if let Err(e) = std::fs::write(path, report.json()) {

@@ -10,7 +10,8 @@
 //!   maintenance, QEMU's own flushes) and the per-vCPU attribution of
 //!   memory accesses to processes;
 //! - [`label`]: naming a process after the program it runs;
-//! - [`stats`]: the counters and the exit report (table, JSON).
+//! - [`stats`]: the counters and the exit report (table, JSON);
+//! - [`live`]: the live statistics file (`live=FILE`).
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -19,21 +20,33 @@ pub mod context;
 pub mod engine;
 pub mod hooks;
 pub mod label;
+pub mod live;
 pub mod stats;
 
 use qemu_plugin::install::{Args, Info};
 use qemu_plugin::plugin::{HasCallbacks, Register};
-use qemu_plugin::{PluginId, TranslationBlock};
+use qemu_plugin::PluginId;
 
-/// The plugin object the `qemu-plugin` crate drives. Only translation-time
-/// work goes through it (the crate takes a global lock per callback); the
-/// per-access counting is inline TCG code and the hooks are plain C calls.
+/// The plugin object the `qemu-plugin` crate drives, for registration only:
+/// the crate's default registration would subscribe to every event (and
+/// take a global lock in each), and a translation callback alone makes
+/// QEMU add code to every guest memory access. [`hooks::install`]
+/// registers what is needed; the hooks are plain C calls.
 // Unit tests do not load the plugin (no constructor, see the end).
 #[cfg_attr(test, allow(dead_code))]
 #[derive(Default)]
 struct HsptPlugin;
 
 impl Register for HsptPlugin {
+    fn register_default(
+        &mut self,
+        id: PluginId,
+        args: &Args,
+        info: &Info,
+    ) -> qemu_plugin::Result<()> {
+        self.register(id, args, info)
+    }
+
     fn register(&mut self, id: PluginId, args: &Args, info: &Info) -> qemu_plugin::Result<()> {
         let config = match args::parse(&args.raw) {
             Ok(c) => c,
@@ -56,16 +69,7 @@ impl Register for HsptPlugin {
     }
 }
 
-impl HasCallbacks for HsptPlugin {
-    fn on_translation_block_translate(
-        &mut self,
-        _id: PluginId,
-        tb: TranslationBlock,
-    ) -> qemu_plugin::Result<()> {
-        hooks::instrument_tb(&tb);
-        Ok(())
-    }
-}
+impl HasCallbacks for HsptPlugin {}
 
 /// Stops QEMU at start-up with a clear message (never a panic or core dump).
 #[cfg_attr(test, allow(dead_code))]

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use hspt_shim as abi;
 
+use crate::args::AccessCounting;
 use crate::context::ProcessKey;
 use crate::engine::pool::PoolStats;
 use crate::engine::SptCounters;
@@ -29,6 +30,21 @@ pub const FLUSH_NAMES: [&str; abi::HSPT_FLUSH_REASONS as usize] = [
     "sctlr",
     "fcseidr",
     "memory_map",
+];
+
+/// Version of the JSON formats (the `stats=` file and the `live=` lines):
+/// raised when a field changes meaning or goes away, not when one is added.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Guest context events, in `enum hspt_ctx_event` order.
+pub const CTX_EVENT_NAMES: [&str; abi::HSPT_CTX_EVENTS as usize] = [
+    "contextidr",
+    "ttbr0",
+    "ttbr1",
+    "ttbcr",
+    "dacr",
+    "sctlr",
+    "mode",
 ];
 
 /// Where a process label came from.
@@ -51,6 +67,10 @@ pub struct ProcessStats {
     /// while this context was current.
     pub user_accesses: u64,
     pub kernel_accesses: u64,
+    /// Of the user-mode accesses, those made while the context's window
+    /// was in use (the others went through the softmmu: warm-up, fallback,
+    /// hspt=off).
+    pub window_accesses: u64,
     /// Times user mode was entered in this context.
     pub user_entries: u64,
     pub tlbi: [u64; abi::HSPT_TLBI_KINDS as usize],
@@ -67,6 +87,7 @@ impl ProcessStats {
         }
         self.user_accesses += other.user_accesses;
         self.kernel_accesses += other.kernel_accesses;
+        self.window_accesses += other.window_accesses;
         self.user_entries += other.user_entries;
         for (a, b) in self.tlbi.iter_mut().zip(other.tlbi) {
             *a += b;
@@ -77,10 +98,25 @@ impl ProcessStats {
         self.spt.add(&other.spt);
     }
 
-    /// User-mode accesses that needed no fault (each miss ends in one
-    /// completed access, counted in `user_accesses`).
+    /// Window accesses that needed no fault (each miss ends in one
+    /// completed access, counted in `window_accesses`).
     pub fn spt_hits(&self) -> u64 {
-        self.user_accesses.saturating_sub(self.spt.misses())
+        self.window_accesses.saturating_sub(self.spt.misses())
+    }
+
+    /// User-mode accesses made through the softmmu.
+    pub fn softmmu_user_accesses(&self) -> u64 {
+        self.user_accesses.saturating_sub(self.window_accesses)
+    }
+
+    /// The windows' estimated net saving for this process, in ns: what
+    /// the hits saved over the softmmu minus what the faults cost (the
+    /// handler's measured time plus the kernel's signal delivery). Negative
+    /// when the window cost more than it saved.
+    pub fn est_saved_ns(&self) -> i64 {
+        let saved = self.spt_hits() as f64 * SOFTMMU_EXTRA_NS_PER_ACCESS;
+        let cost = self.spt.fault_ns as f64 + self.spt.faults as f64 * SIGNAL_NS_PER_FAULT;
+        (saved - cost) as i64
     }
 
     fn is_empty(&self) -> bool {
@@ -93,18 +129,48 @@ impl ProcessStats {
     }
 }
 
+/// Counters of the whole run, beyond the processes'.
+#[derive(Debug, Clone, Default)]
+pub struct RunCounters {
+    /// How accesses were counted (`accesses=`).
+    pub accesses: Option<AccessCounting>,
+    /// QEMU's softmmu TLB flushes, summed over vCPUs: full, partial (MMU
+    /// indexes), elided (indexes already empty), as `info jit` counts them.
+    pub tlb_flushes: [u64; 3],
+    /// Guest context events (enum hspt_ctx_event), summed over vCPUs.
+    pub ctx_events: [u64; abi::HSPT_CTX_EVENTS as usize],
+}
+
 /// All processes, merged over vCPUs, in first-seen order.
 pub struct Report {
     pub processes: Vec<(ProcessKey, ProcessStats)>,
     pub vcpus: usize,
     /// (slots, pool counters) when the engine ran (hspt=on).
     pub pool: Option<(usize, PoolStats)>,
+    pub run: RunCounters,
 }
+
+/// A row of the default table: one process, or several folded together.
+struct Row<'a> {
+    name: String,
+    asid: String,
+    contexts: usize,
+    stats: std::borrow::Cow<'a, ProcessStats>,
+}
+
+/// Width of the default table, checked by the unit tests.
+pub const TABLE_WIDTH: usize = 120;
+/// Processes with at least this share of all user-mode accesses get a row
+/// of their own (at most [`MAX_OWN_ROWS`]); the others are folded by name.
+const OWN_ROW_SHARE: f64 = 0.005;
+const MAX_OWN_ROWS: usize = 20;
+const MAX_FOLDED_ROWS: usize = 8;
 
 impl Report {
     pub fn new(
         per_vcpu: Vec<HashMap<ProcessKey, ProcessStats>>,
         pool: Option<(usize, PoolStats)>,
+        run: RunCounters,
     ) -> Self {
         let vcpus = per_vcpu.len();
         let mut all: HashMap<ProcessKey, ProcessStats> = HashMap::new();
@@ -124,6 +190,7 @@ impl Report {
             processes,
             vcpus,
             pool,
+            run,
         }
     }
 
@@ -135,8 +202,232 @@ impl Report {
         t
     }
 
-    /// The human-readable table printed at exit.
+    /// The rows of the default table: the busiest processes (by user-mode
+    /// accesses) one per row, the others folded per program name, contexts
+    /// with kernel activity only in one row.
+    fn rows(&self) -> Vec<Row<'_>> {
+        let total_user = self.totals().user_accesses.max(1);
+        let mut users: Vec<&(ProcessKey, ProcessStats)> = self
+            .processes
+            .iter()
+            .filter(|(_, s)| s.user_accesses > 0)
+            .collect();
+        users.sort_by_key(|(k, s)| (std::cmp::Reverse(s.user_accesses), s.first_seen, *k));
+        let mut rows = Vec::new();
+        let mut folded: Vec<(String, Row)> = Vec::new();
+        for (k, s) in users {
+            let own = rows.len() < MAX_OWN_ROWS
+                && s.user_accesses as f64 >= OWN_ROW_SHARE * total_user as f64;
+            if own {
+                rows.push(Row {
+                    name: display_name(s),
+                    asid: k.asid.to_string(),
+                    contexts: 1,
+                    stats: std::borrow::Cow::Borrowed(s),
+                });
+                continue;
+            }
+            let name = display_name(s);
+            match folded.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, row)) => {
+                    row.contexts += 1;
+                    row.asid = "-".into();
+                    row.stats.to_mut().merge(s);
+                }
+                None => folded.push((
+                    name.clone(),
+                    Row {
+                        name,
+                        asid: k.asid.to_string(),
+                        contexts: 1,
+                        stats: std::borrow::Cow::Owned(s.clone()),
+                    },
+                )),
+            }
+        }
+        let mut folded: Vec<Row> = folded.into_iter().map(|(_, r)| r).collect();
+        folded.sort_by_key(|r| std::cmp::Reverse(r.stats.user_accesses));
+        if folded.len() > MAX_FOLDED_ROWS {
+            let rest = folded.split_off(MAX_FOLDED_ROWS - 1);
+            let mut other = Row {
+                name: "(others)".into(),
+                asid: "-".into(),
+                contexts: 0,
+                stats: std::borrow::Cow::Owned(ProcessStats::default()),
+            };
+            for r in rest {
+                other.contexts += r.contexts;
+                other.stats.to_mut().merge(&r.stats);
+            }
+            folded.push(other);
+        }
+        rows.extend(folded);
+        let mut kernel = Row {
+            name: "(kernel only)".into(),
+            asid: "-".into(),
+            contexts: 0,
+            stats: std::borrow::Cow::Owned(ProcessStats::default()),
+        };
+        for (_, s) in self.processes.iter().filter(|(_, s)| s.user_accesses == 0) {
+            kernel.contexts += 1;
+            kernel.stats.to_mut().merge(s);
+        }
+        if kernel.contexts > 0 {
+            rows.push(kernel);
+        }
+        rows
+    }
+
+    /// The table printed at exit (`table=on`): at most [`TABLE_WIDTH`]
+    /// columns, busiest processes first.
     pub fn table(&self) -> String {
+        let mut out = String::new();
+        let totals = self.totals();
+        let spt = self.pool.is_some();
+        let users = self
+            .processes
+            .iter()
+            .filter(|(_, s)| s.user_accesses > 0)
+            .count();
+        let _ = writeln!(
+            out,
+            "hspt: per-process statistics: {} processes ran user code, {} contexts in all; busiest first",
+            users,
+            self.processes.len()
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:>5} {:>8} {:>8} {:>7} {:>8} {:>9} {:>8} {:>8} {:>6} {:>10}",
+            "PROCESS",
+            "ASID",
+            "USER",
+            "KERNEL",
+            "WINDOW",
+            "FAULTS",
+            "FAULT-T",
+            "MAPPED",
+            "INVAL",
+            "EVICT",
+            "EST-SAVED"
+        );
+        let line = |out: &mut String, name: &str, asid: &str, s: &ProcessStats| {
+            let window = if s.user_accesses == 0 || !spt {
+                "-".to_string()
+            } else {
+                percent(s.window_accesses, s.user_accesses)
+            };
+            let c = &s.spt;
+            let dash = |v: String| if spt { v } else { "-".to_string() };
+            let _ = writeln!(
+                out,
+                "{:<22} {:>5} {:>8} {:>8} {:>7} {:>8} {:>9} {:>8} {:>8} {:>6} {:>10}",
+                truncate(name, 22),
+                asid,
+                human_count(s.user_accesses),
+                human_count(s.kernel_accesses),
+                window,
+                dash(human_count(c.faults)),
+                dash(human_ns(c.fault_ns)),
+                dash(human_count(c.pages_mapped)),
+                dash(human_count(c.pages_invalidated)),
+                dash(human_count(c.evictions)),
+                dash(human_signed_ns(s.est_saved_ns()))
+            );
+        };
+        for r in self.rows() {
+            let name = if r.contexts > 1 {
+                format!("{} ({})", r.name, r.contexts)
+            } else {
+                r.name.clone()
+            };
+            line(&mut out, &name, &r.asid, &r.stats);
+        }
+        line(&mut out, "TOTAL", "", &totals);
+        let _ = writeln!(
+            out,
+            "USER/KERNEL: guest memory accesses{}; WINDOW: share of user accesses through the window;",
+            match self.run.accesses {
+                Some(AccessCounting::Blocks) => " (counted per block, see README)",
+                Some(AccessCounting::Exact) => " (exact)",
+                Some(AccessCounting::Off) => " (not counted: accesses=off)",
+                None => "",
+            }
+        );
+        let _ = writeln!(
+            out,
+            "FAULT-T: time in the fault handler; EST-SAVED: hits x {SOFTMMU_EXTRA_NS_PER_ACCESS} ns saved - fault time - \
+             faults x {:.0} us signal cost",
+            SIGNAL_NS_PER_FAULT / 1000.0
+        );
+        let _ = writeln!(
+            out,
+            "(n) = n contexts of that program folded; name* = forked child; table=full: every context and column"
+        );
+        out.push_str(&self.summary(&totals));
+        out
+    }
+
+    /// Pool-wide and QEMU-wide lines under the tables.
+    fn summary(&self, totals: &ProcessStats) -> String {
+        let mut out = String::new();
+        match &self.pool {
+            Some((slots, p)) => {
+                let _ = writeln!(
+                    out,
+                    "hspt: SPT on, {slots} window{}: {} used, {} LRU evictions, {} for the VMA budget; mapped pages peak {}",
+                    if *slots == 1 { "" } else { "s" },
+                    p.windows_used,
+                    p.evictions,
+                    p.budget_evictions,
+                    human_count(p.mapped_peak)
+                );
+                let _ = writeln!(
+                    out,
+                    "hspt: window {} of user accesses ({} through the softmmu: {} warm-up/fallback entries, {} fallbacks)",
+                    percent(totals.window_accesses, totals.user_accesses.max(1)),
+                    human_count(totals.softmmu_user_accesses()),
+                    human_count(totals.spt.entries_softmmu),
+                    totals.spt.fallbacks
+                );
+                let _ = writeln!(
+                    out,
+                    "hspt: {} window faults, {:.1} us each in the handler; {} pages mapped ({} by fault-around, {} premapped)",
+                    human_count(p.faults),
+                    p.fault_ns as f64 / 1000.0 / p.faults.max(1) as f64,
+                    human_count(totals.spt.pages_mapped),
+                    human_count(totals.spt.pages_around),
+                    human_count(totals.spt.pages_premapped)
+                );
+                let _ = writeln!(
+                    out,
+                    "hspt: faults by cause: {} not mapped, {} write to read-only, {} code page, {} special, {} guest page faults",
+                    human_count(totals.spt.miss_unmapped),
+                    human_count(totals.spt.miss_permission),
+                    human_count(totals.spt.miss_code),
+                    human_count(totals.spt.miss_special),
+                    human_count(totals.spt.guest_faults)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "hspt: SPT off (hspt=off): no windows, statistics only");
+            }
+        }
+        let [full, part, elided] = self.run.tlb_flushes;
+        let dacr = self.run.ctx_events[abi::HSPT_CTX_DACR as usize];
+        let dacr_full = totals.qemu_flushes[abi::HSPT_FLUSH_DACR as usize];
+        let _ = writeln!(
+            out,
+            "softmmu: TLB flushes {} full, {} partial, {} elided (as info jit counts); {} DACR writes flushed {} times",
+            human_count(full),
+            human_count(part),
+            human_count(elided),
+            human_count(dacr),
+            human_count(dacr_full)
+        );
+        out
+    }
+    /// Every context and every column (`table=full`).
+    pub fn table_full(&self) -> String {
         let mut out = String::new();
         let shown: Vec<_> = self
             .processes
@@ -194,12 +485,12 @@ impl Report {
                 let _ = write!(line, " {:>11}", s.qemu_flushes[i]);
             }
             if spt {
-                let hit = if s.user_accesses == 0 {
+                let hit = if s.window_accesses == 0 {
                     "-".to_string()
                 } else {
                     format!(
                         "{:.3}%",
-                        100.0 * s.spt_hits() as f64 / s.user_accesses as f64
+                        100.0 * s.spt_hits() as f64 / s.window_accesses as f64
                     )
                 };
                 let c = &s.spt;
@@ -252,51 +543,24 @@ impl Report {
             out,
             "(PROCESS: program name from exec; * = forked child that did not exec; ? = unknown)"
         );
-        match &self.pool {
-            Some((slots, p)) => {
-                let _ = writeln!(
-                    out,
-                    "hspt: SPT on, {slots} window{} ({} used, {} LRU evictions, {} for the VMA budget); \
-                     mapped pages peak {} (budget {} VMAs of vm.max_map_count {})",
-                    if *slots == 1 { "" } else { "s" },
-                    p.windows_used,
-                    p.evictions,
-                    p.budget_evictions,
-                    p.mapped_peak,
-                    p.vma_budget,
-                    p.max_map_count
-                );
-                let _ = writeln!(
-                    out,
-                    "hspt: {} user-mode entries ran through the softmmu (warm-up or fallback); \
-                     {} fallbacks of thrashing windows",
-                    totals.spt.entries_softmmu, totals.spt.fallbacks
-                );
-                let _ = writeln!(
-                    out,
-                    "hspt: {} window faults, {:.1} us each in the handler (signal delivery not included); \
-                     {} pages mapped, {} of them by fault-around",
-                    p.faults,
-                    p.fault_ns as f64 / 1000.0 / p.faults.max(1) as f64,
-                    totals.spt.pages_mapped,
-                    totals.spt.pages_around
-                );
-            }
-            None => {
-                let _ = writeln!(out, "hspt: SPT off (hspt=off): statistics only");
-            }
-        }
+        out.push_str(&self.summary(&totals));
         out
     }
 
-    /// The machine-readable report (`stats=FILE`).
+    /// The machine-readable report (`stats=FILE`), documented in the
+    /// README (schema_version [`SCHEMA_VERSION`]).
     pub fn json(&self) -> String {
         let mut out = String::new();
         let _ = write!(
             out,
-            "{{\n  \"tool\": \"hspt\",\n  \"version\": \"{}\",\n  \"vcpus\": {},\n  \"tlbi_kinds\": {},\n  \"flush_reasons\": {},\n  \"processes\": [",
+            "{{\n  \"tool\": \"hspt\",\n  \"schema_version\": {SCHEMA_VERSION},\n  \"version\": \"{}\",\n  \"vcpus\": {},\n  \"accesses_counted\": \"{}\",\n  \"tlbi_kinds\": {},\n  \"flush_reasons\": {},\n  \"processes\": [",
             env!("CARGO_PKG_VERSION"),
             self.vcpus,
+            match self.run.accesses {
+                Some(AccessCounting::Blocks) | None => "per_block",
+                Some(AccessCounting::Exact) => "exact",
+                Some(AccessCounting::Off) => "off",
+            },
             json_names(&TLBI_NAMES),
             json_names(&FLUSH_NAMES)
         );
@@ -326,11 +590,19 @@ impl Report {
             ),
             None => "{\"enabled\": false}".to_string(),
         };
+        let [full, part, elided] = self.run.tlb_flushes;
+        let softmmu = format!(
+            "{{\"tlb_full_flushes\": {full}, \"tlb_partial_flushes\": {part}, \"tlb_elided_flushes\": {elided}, \"context_events\": {}}}",
+            json_counts(&CTX_EVENT_NAMES, &self.run.ctx_events)
+        );
         let _ = write!(
             out,
-            "\n  ],\n  \"totals\": {},\n  \"hspt\": {}\n}}\n",
+            "\n  ],\n  \"totals\": {},\n  \"hspt\": {},\n  \"softmmu\": {},\n  \"model\": {{\"softmmu_extra_ns_per_access\": {}, \"signal_ns_per_fault\": {}}}\n}}\n",
             process_json(None, &self.totals()),
-            pool
+            pool,
+            softmmu,
+            SOFTMMU_EXTRA_NS_PER_ACCESS,
+            SIGNAL_NS_PER_FAULT
         );
         out
     }
@@ -348,6 +620,143 @@ const SPT_COLUMNS: [&str; 9] = [
     "inval.pages",
     "inval.windows",
 ];
+
+/// The model behind EST-SAVED. A user-mode access through the softmmu
+/// costs this much more than one through a window: measured on memwalk
+/// (README, "What the output means"): (time with hspt=off - time with
+/// windows + the faults' cost) / window accesses = 4.7 ns, rounded down
+/// because memwalk misses the softmmu TLB more than most programs.
+pub const SOFTMMU_EXTRA_NS_PER_ACCESS: f64 = 4.0;
+/// The kernel's part of a window fault (signal delivery and return),
+/// which the handler's clock does not see; as the policy assumes.
+pub const SIGNAL_NS_PER_FAULT: f64 = crate::engine::policy::SIGNAL_COST_NS as f64;
+
+fn display_name(s: &ProcessStats) -> String {
+    match &s.label {
+        Some((l, LabelSource::Exec)) => l.clone(),
+        Some((l, LabelSource::Fork)) => format!("{l}*"),
+        None => "?".to_string(),
+    }
+}
+
+/// 0.0% .. 100% (never rounded up to 100% while something is missing).
+fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "-".into();
+    }
+    let p = 100.0 * part as f64 / whole as f64;
+    if part == whole {
+        "100%".into()
+    } else if p >= 99.9 {
+        "99.9%".into()
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+/// 999, 12.3K, 45.6M, 1.23G.
+pub fn human_count(n: u64) -> String {
+    let f = n as f64;
+    if n < 1000 {
+        n.to_string()
+    } else if f < 999.5e3 {
+        format!("{:.1}K", f / 1e3)
+    } else if f < 999.5e6 {
+        format!("{:.1}M", f / 1e6)
+    } else {
+        format!("{:.2}G", f / 1e9)
+    }
+}
+
+/// 850ns, 12us, 3.4ms, 1.23s.
+pub fn human_ns(ns: u64) -> String {
+    let f = ns as f64;
+    if ns == 0 {
+        "0".into()
+    } else if f < 1e3 {
+        format!("{ns}ns")
+    } else if f < 1e6 {
+        format!("{:.0}us", f / 1e3)
+    } else if f < 1e9 {
+        format!("{:.1}ms", f / 1e6)
+    } else {
+        format!("{:.2}s", f / 1e9)
+    }
+}
+
+fn human_signed_ns(ns: i64) -> String {
+    let sign = if ns < 0 { "-" } else { "+" };
+    format!("{sign}{}", human_ns(ns.unsigned_abs()))
+}
+
+/// One line of the live file: per process, the counters' growth since
+/// `previous` (processes that did not change are left out), and totals.
+pub fn live_line(
+    kind: &str,
+    t_ms: u64,
+    interval_ms: u64,
+    now: &HashMap<ProcessKey, ProcessStats>,
+    previous: &HashMap<ProcessKey, ProcessStats>,
+) -> String {
+    let mut out = format!(
+        "{{\"schema_version\": {SCHEMA_VERSION}, \"kind\": \"{kind}\", \"t_ms\": {t_ms}, \"interval_ms\": {interval_ms}, \"processes\": ["
+    );
+    let mut totals = ProcessStats::default();
+    let mut first = true;
+    let mut keys: Vec<&ProcessKey> = now.keys().collect();
+    keys.sort();
+    for k in keys {
+        let s = &now[k];
+        totals.merge(s);
+        let p = previous.get(k).cloned().unwrap_or_default();
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        let delta = [
+            d(s.user_accesses, p.user_accesses),
+            d(s.kernel_accesses, p.kernel_accesses),
+            d(s.window_accesses, p.window_accesses),
+            d(s.user_entries, p.user_entries),
+            d(s.spt.faults, p.spt.faults),
+            d(s.spt.fault_ns, p.spt.fault_ns),
+            d(s.spt.pages_mapped, p.spt.pages_mapped),
+            d(s.spt.pages_invalidated, p.spt.pages_invalidated),
+        ];
+        if delta.iter().all(|&v| v == 0) {
+            continue;
+        }
+        let label = match &s.label {
+            Some((l, _)) => json_string(l),
+            None => "null".into(),
+        };
+        let _ = write!(
+            out,
+            "{}{{\"asid\": {}, \"ttbr0\": \"{:#x}\", \"label\": {label}, \"forked\": {}, \"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"user_entries\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"pages_mapped\": {}, \"pages_invalidated\": {}}}",
+            if first { "" } else { ", " },
+            k.asid,
+            k.ttbr0,
+            matches!(s.label, Some((_, LabelSource::Fork))),
+            delta[0],
+            delta[1],
+            delta[2],
+            delta[3],
+            delta[4],
+            delta[5],
+            delta[6],
+            delta[7]
+        );
+        first = false;
+    }
+    let _ = writeln!(
+        out,
+        "], \"totals\": {{\"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"contexts\": {}}}}}",
+        totals.user_accesses,
+        totals.kernel_accesses,
+        totals.window_accesses,
+        totals.spt.faults,
+        totals.spt.fault_ns,
+        now.len()
+    );
+    out
+}
 
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -406,9 +815,11 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
     let c = &s.spt;
     let _ = write!(
         out,
-        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
+        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"softmmu_user_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"evictions\": {}, \"est_saved_ns\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
         s.user_accesses,
         s.kernel_accesses,
+        s.window_accesses,
+        s.softmmu_user_accesses(),
         s.user_entries,
         json_counts(&TLBI_NAMES, &s.tlbi),
         json_counts(&FLUSH_NAMES, &s.qemu_flushes),
@@ -418,6 +829,10 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
         c.miss_code,
         c.miss_special,
         c.guest_faults,
+        c.faults,
+        c.fault_ns,
+        c.evictions,
+        s.est_saved_ns(),
         c.pages_mapped,
         c.pages_around,
         c.pages_premapped,
@@ -499,16 +914,152 @@ mod tests {
         a.insert(k1, s1.clone());
         b.insert(k1, s1);
         b.insert(ProcessKey { asid: 3, ttbr0: 0 }, ProcessStats::default());
-        let r = Report::new(vec![a, b], None);
+        let r = Report::new(vec![a, b], None, RunCounters::default());
         assert_eq!(r.processes.len(), 2, "empty contexts are dropped");
         assert_eq!(r.processes[0].0, k1);
         assert_eq!(r.processes[0].1.user_accesses, 14);
         assert_eq!(r.processes[0].1.tlbi[abi::HSPT_TLBI_MVA_IS as usize], 6);
-        let t = r.table();
+        let t = r.table_full();
         assert!(t.contains("tlbi.mva_is"), "{t}");
         assert!(!t.contains("tlbi.all "), "{t}");
         let j = r.json();
         assert!(j.contains("\"user_accesses\": 19"), "{j}");
+        assert!(
+            j.contains(&format!("\"schema_version\": {SCHEMA_VERSION}")),
+            "{j}"
+        );
+    }
+
+    /// A run like make run's: a few busy programs, many short-lived shells
+    /// and kernel-only contexts, large counts.
+    fn busy_report() -> Report {
+        let mut map = HashMap::new();
+        let mut add = |asid: u16, label: &str, fork: bool, user: u64| {
+            let mut s = ProcessStats {
+                first_seen: asid as u64,
+                user_accesses: user,
+                kernel_accesses: user / 3 + 7,
+                window_accesses: user - user / 50,
+                label: Some((
+                    label.to_string(),
+                    if fork {
+                        LabelSource::Fork
+                    } else {
+                        LabelSource::Exec
+                    },
+                )),
+                ..Default::default()
+            };
+            s.spt.faults = user / 10_000;
+            s.spt.fault_ns = s.spt.faults * 9_000;
+            s.spt.pages_mapped = 123_456_789;
+            s.spt.evictions = 12_345;
+            map.insert(
+                ProcessKey {
+                    asid,
+                    ttbr0: 0x4000_0000 + asid as u64 * 0x4000,
+                },
+                s,
+            );
+        };
+        for i in 0..60u16 {
+            add(
+                1 + i,
+                if i % 2 == 0 { "sh" } else { "busybox" },
+                i % 3 == 0,
+                10_000 + i as u64,
+            );
+        }
+        for i in 0..12u16 {
+            add(100 + i, &format!("tool{i}"), false, 20_000);
+        }
+        add(200, "xz", false, 9_876_543_210);
+        add(201, "a-program-with-a-very-long-name", false, 5_000_000_000);
+        add(202, "gzip", false, 987_654_321);
+        map.insert(
+            ProcessKey {
+                asid: 250,
+                ttbr0: 0,
+            },
+            ProcessStats {
+                kernel_accesses: 5,
+                ..Default::default()
+            },
+        );
+        let pool = PoolStats {
+            faults: 1_234_567,
+            fault_ns: 9_876_543_210,
+            ..Default::default()
+        };
+        Report::new(vec![map], Some((8, pool)), RunCounters::default())
+    }
+
+    #[test]
+    fn table_fits_120_columns_busiest_first_short_lived_folded() {
+        let t = busy_report().table();
+        for line in t.lines() {
+            assert!(
+                line.chars().count() <= TABLE_WIDTH,
+                "{} wide: {line}",
+                line.len()
+            );
+        }
+        let rows: Vec<&str> = t.lines().skip(2).collect();
+        assert!(rows[0].starts_with("xz "), "{t}");
+        assert!(rows[1].starts_with("a-program-with-a-very~"), "{t}");
+        assert!(rows[2].starts_with("gzip "), "{t}");
+        // 60 shells in two rows (exec'd and forked children), the twelve
+        // small tools folded beyond the row limit into "(others)".
+        assert!(t.contains("sh (20)") && t.contains("sh* (10)"), "{t}");
+        assert!(t.contains("(others)"), "{t}");
+        assert!(t.contains("(kernel only)"), "{t}");
+        let body = t.lines().take_while(|l| !l.starts_with("TOTAL")).count();
+        assert!(body <= 2 + 3 + MAX_FOLDED_ROWS + 1, "{t}");
+        assert!(t.contains("9.88G"), "{t}");
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(human_count(999), "999");
+        assert_eq!(human_count(12_345), "12.3K");
+        assert_eq!(human_count(999_999), "1.0M");
+        assert_eq!(human_count(1_234_567_890), "1.23G");
+        assert_eq!(human_ns(850), "850ns");
+        assert_eq!(human_ns(3_400_000), "3.4ms");
+        assert_eq!(human_ns(1_230_000_000), "1.23s");
+        assert_eq!(human_signed_ns(-2_000_000), "-2.0ms");
+        assert_eq!(percent(999_999, 1_000_000), "99.9%");
+        assert_eq!(percent(5, 5), "100%");
+    }
+
+    #[test]
+    fn live_line_has_only_changed_processes() {
+        let k = ProcessKey {
+            asid: 3,
+            ttbr0: 0x8000,
+        };
+        let mut before = HashMap::new();
+        before.insert(
+            k,
+            ProcessStats {
+                user_accesses: 10,
+                ..Default::default()
+            },
+        );
+        let mut now = before.clone();
+        now.get_mut(&k).unwrap().user_accesses = 25;
+        now.insert(ProcessKey { asid: 4, ttbr0: 0 }, ProcessStats::default());
+        let line = live_line("interval", 1500, 500, &now, &before);
+        assert!(
+            line.ends_with("}\n") && line.matches('\n').count() == 1,
+            "{line}"
+        );
+        assert!(line.contains("\"user_accesses\": 15"), "{line}");
+        assert!(!line.contains("\"asid\": 4"), "{line}");
+        assert!(
+            line.contains(&format!("\"schema_version\": {SCHEMA_VERSION}")),
+            "{line}"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change to this file. */
-#define HSPT_ABI_VERSION 4
+#define HSPT_ABI_VERSION 6
 
 /* Guest TLB-maintenance operations (AArch32 CP15 c8), as executed. */
 enum hspt_tlbi_kind {
@@ -86,6 +86,14 @@ struct hspt_arm_context {
 #define HSPT_ACCEL_PRECISE_FLUSH 2
 /* hspt_accel_ops.flags: a softmmu TLB that fills up grows at once. */
 #define HSPT_ACCEL_GROW_TLB 4
+/*
+ * hspt_accel_ops.flags: count guest memory accesses: each block adds the
+ * number of loads and stores it was translated with to a per-vCPU counter
+ * (hspt_qemu_api.mem_accesses) when it starts, one add per block instead
+ * of code after every access. A block left early (an exception) or with
+ * condition-failed accesses counts them all the same.
+ */
+#define HSPT_ACCEL_COUNT_ACCESSES 8
 
 #define HSPT_PROT_READ  1
 #define HSPT_PROT_WRITE 2
@@ -155,6 +163,18 @@ struct hspt_qemu_api {
      * page the guest kernel just made valid before user code touches it).
      */
     uint32_t (*probe)(uint32_t vaddr, struct hspt_fill *out);
+    /*
+     * The per-vCPU counter of HSPT_ACCEL_COUNT_ACCESSES, for the vCPU with
+     * @vcpu_index: read it on that vCPU's thread or after the vCPUs stopped.
+     */
+    uint64_t (*mem_accesses)(unsigned int vcpu_index);
+    /*
+     * The softmmu TLB flush counters of the vCPU with @vcpu_index, as
+     * "info jit" sums them: @counts[0] full flushes, [1] partial flushes
+     * (MMU indexes flushed), [2] elided flushes (of indexes that were
+     * already empty).
+     */
+    void (*tlb_flush_counts)(unsigned int vcpu_index, uint64_t counts[3]);
 };
 
 struct hspt_accel_ops {

@@ -225,6 +225,7 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
     let Some(Some((slot, offset, events, started))) = engine_scope(|e| {
         let (slot, offset) = e.pool.locate(addr).filter(|&(s, _)| e.current == Some(s))?;
         e.stay_faults += 1;
+        e.pending.faults += 1;
         if offset >= WINDOW_SIZE {
             // Crossing the top of the 4 GiB space: the softmmu wraps it.
             e.pending.miss_special += 1;
@@ -251,7 +252,9 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
         e.fills_returned += 1;
         e.fill_in_progress = None;
         let then = resolve(e, handler, slot, page, is_write, kind, &out, events);
-        e.stay_fault_ns += now_ns().saturating_sub(started);
+        let spent = now_ns().saturating_sub(started);
+        e.stay_fault_ns += spent;
+        e.pending.fault_ns += spent;
         then
     })
     // The engine is in use (cannot happen: no hook runs inside a fill):

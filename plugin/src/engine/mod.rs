@@ -62,6 +62,13 @@ pub struct SptCounters {
     pub windows_reset: u64,
     /// Mappings made read-only because code was translated from the page.
     pub code_protects: u64,
+    /// Window faults taken, and the fault handler's time on them (signal
+    /// delivery not included; a fault that became the guest's own page
+    /// fault leaves the handler without its time being taken).
+    pub faults: u64,
+    pub fault_ns: u64,
+    /// Times the context's window was taken by another (LRU eviction).
+    pub evictions: u64,
 }
 
 impl SptCounters {
@@ -79,6 +86,9 @@ impl SptCounters {
         self.pages_invalidated += o.pages_invalidated;
         self.windows_reset += o.windows_reset;
         self.code_protects += o.code_protects;
+        self.faults += o.faults;
+        self.fault_ns += o.fault_ns;
+        self.evictions += o.evictions;
     }
 
     /// Faults that ended in a completed access (each one access).
@@ -118,6 +128,9 @@ pub struct Engine {
     full_flush_explained: bool,
     /// The event before the current one set `full_flush_explained`.
     previous_event_explains_full_flush: bool,
+    /// The context whose window the last user-mode entry took (LRU), for
+    /// the stats path to charge the eviction to it.
+    evicted: Option<crate::context::ProcessKey>,
     /// Counts the events from QEMU's hooks: a fill that sees it change
     /// while it translated (invariant 6) does not map what it found.
     events: u64,
@@ -226,6 +239,7 @@ impl Engine {
             full_flush_explained: false,
             previous_event_explains_full_flush: false,
             fill_in_progress: None,
+            evicted: None,
             premap,
             events: 0,
         }
@@ -281,6 +295,7 @@ impl Engine {
         let (slot, lost) = self.pool.slot_for(key);
         if let Some((k, pages)) = lost {
             self.policy.lost_window(&k, pages);
+            self.evicted = Some(k.process());
         }
         if !self.set_gs(self.pool.window_base(slot)) {
             self.pending.entries_softmmu += 1;
@@ -401,6 +416,11 @@ impl Engine {
             fault_ns: self.fault_ns_total + self.stay_fault_ns,
             ..self.pool.stats()
         }
+    }
+
+    /// The context that lost its window to the last user-mode entry.
+    pub fn take_evicted(&mut self) -> Option<crate::context::ProcessKey> {
+        self.evicted.take()
     }
 
     /// Counters since the last call, for the current process.

@@ -24,7 +24,7 @@ use super::pool::WindowKey;
 const PERIOD_NS: u64 = 10_000_000;
 /// The kernel's part of a window fault (signal delivery and return), not
 /// seen by the handler's own clock.
-const SIGNAL_COST_NS: u64 = 5_000;
+pub const SIGNAL_COST_NS: u64 = 5_000;
 pub const BACKOFF_NS: u64 = 20_000_000;
 const MAX_LEVEL: u32 = 7;
 /// A lost window counts if it held at least this many pages.

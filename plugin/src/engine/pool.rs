@@ -62,6 +62,16 @@ pub struct WindowKey {
 }
 
 impl WindowKey {
+    /// The process (stats key) this window belongs to.
+    pub fn process(&self) -> crate::context::ProcessKey {
+        crate::context::ProcessKey {
+            asid: self.asid,
+            // As ProcessKey::from_context for short descriptors, the only
+            // ones that get windows.
+            ttbr0: self.ttbr0 & 0xffff_ff80,
+        }
+    }
+
     pub fn from_context(ctx: &abi::hspt_arm_context) -> Self {
         let process = crate::context::ProcessKey::from_context(ctx);
         WindowKey {
