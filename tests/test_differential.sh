@@ -6,7 +6,7 @@
 # at its widest (around=256) with slots=256, at its default (16) otherwise.
 source "$(dirname "$0")/lib.sh"
 # warmup=0: every process uses a window from its first instruction (the
-# default 2 ms warm-up would keep short test programs on the softmmu).
+# default 20 ms warm-up would keep short test programs on the softmmu).
 configs=("hspt=off" "slots=1,warmup=0,around=1" "slots=8,warmup=0" "slots=256,warmup=0,around=256" "slots=8")
 for w in boot tlb refault spt memwalk multi stress bench-pipeline bench-zygote bench-churn; do
 	# Every configuration for the targeted workloads (tlb, refault, spt).

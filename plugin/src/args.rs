@@ -96,7 +96,7 @@ impl Default for Config {
 }
 
 pub const DEFAULT_SLOTS: usize = 8;
-pub const DEFAULT_WARMUP_US: u64 = 2000;
+pub const DEFAULT_WARMUP_US: u64 = 20_000;
 pub const DEFAULT_AROUND: usize = 16;
 
 /// Keys the plugin understands, with a one-line description each (shown in
@@ -134,7 +134,7 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ),
     (
         "warmup",
-        "MICROSECONDS: user-mode time a process runs through the softmmu before it gets a window (default 2000; 0 = at once)",
+        "MICROSECONDS: user-mode time a process runs through the softmmu before it gets a window (default 20000; 0 = at once)",
     ),
     (
         "around",

@@ -6,7 +6,7 @@
 //! run long enough to reuse their mappings, and lose for:
 //! - short-lived processes (fork/exec storms): a context runs through the
 //!   softmmu until it has spent the warm-up time (plugin argument
-//!   `warmup=`, 2 ms by default) in user mode;
+//!   `warmup=`, 20 ms by default) in user mode;
 //! - contexts whose windows thrash: more working sets than windows (LRU
 //!   evictions) or than the VMA budget allows. A context that lost a
 //!   populated window and then spent more than a quarter of its user time
