@@ -176,14 +176,50 @@ impl fmt::Display for ArgError {
     }
 }
 
-fn parse_bool(key: &str, value: &str) -> Result<bool, ArgError> {
+/// The spellings of on and off every switch accepts.
+fn switch(value: &str) -> Option<bool> {
     match value {
-        "on" | "yes" | "true" | "1" => Ok(true),
-        "off" | "no" | "false" | "0" => Ok(false),
-        _ => Err(ArgError(format!(
+        "on" | "yes" | "true" | "1" => Some(true),
+        "off" | "no" | "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ArgError> {
+    switch(value).ok_or_else(|| {
+        ArgError(format!(
             "hspt: bad value in plugin argument '{key}={value}': expected on or off"
+        ))
+    })
+}
+
+/// `on`/`off` or one more word (`full`, `exact`), for the arguments with
+/// three settings.
+fn parse_three<T>(
+    arg: &str,
+    value: &str,
+    word: &str,
+    on: T,
+    off: T,
+    other: T,
+) -> Result<T, ArgError> {
+    match switch(value) {
+        Some(true) => Ok(on),
+        Some(false) => Ok(off),
+        None if value == word => Ok(other),
+        None => Err(ArgError(format!(
+            "hspt: bad value in plugin argument '{arg}': expected on, {word} or off"
         ))),
     }
+}
+
+fn parse_file(key: &str, value: &str) -> Result<PathBuf, ArgError> {
+    if value.is_empty() {
+        return Err(ArgError(format!(
+            "hspt: plugin argument '{key}=' needs a file name"
+        )));
+    }
+    Ok(PathBuf::from(value))
 }
 
 /// Parses the raw `key=value` strings QEMU hands to the plugin.
@@ -203,34 +239,18 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             )));
         }
         match key {
-            "stats" => {
-                if value.is_empty() {
-                    return Err(ArgError(
-                        "hspt: plugin argument 'stats=' needs a file name".into(),
-                    ));
-                }
-                config.stats_file = Some(PathBuf::from(value));
-            }
+            "stats" => config.stats_file = Some(parse_file(key, value)?),
             "table" => {
-                config.table = match value {
-                    "full" => TableStyle::Full,
-                    "on" | "yes" | "true" | "1" => TableStyle::Compact,
-                    "off" | "no" | "false" | "0" => TableStyle::Off,
-                    _ => {
-                        return Err(ArgError(format!(
-                            "hspt: bad value in plugin argument '{arg}': expected on, full or off"
-                        )))
-                    }
-                }
+                config.table = parse_three(
+                    arg,
+                    value,
+                    "full",
+                    TableStyle::Compact,
+                    TableStyle::Off,
+                    TableStyle::Full,
+                )?
             }
-            "live" => {
-                if value.is_empty() {
-                    return Err(ArgError(
-                        "hspt: plugin argument 'live=' needs a file name".into(),
-                    ));
-                }
-                config.live_file = Some(PathBuf::from(value));
-            }
+            "live" => config.live_file = Some(parse_file(key, value)?),
             "live_ms" => {
                 config.live_ms = match value.parse::<u64>() {
                     Ok(n) if (50..=60_000).contains(&n) => n,
@@ -244,16 +264,14 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             "labels" => config.labels = parse_bool(key, value)?,
             "hspt" => config.hspt = parse_bool(key, value)?,
             "accesses" => {
-                config.accesses = match value {
-                    "exact" => AccessCounting::Exact,
-                    "on" | "yes" | "true" | "1" => AccessCounting::Blocks,
-                    "off" | "no" | "false" | "0" => AccessCounting::Off,
-                    _ => {
-                        return Err(ArgError(format!(
-                            "hspt: bad value in plugin argument 'accesses={value}': expected on, exact or off"
-                        )))
-                    }
-                }
+                config.accesses = parse_three(
+                    arg,
+                    value,
+                    "exact",
+                    AccessCounting::Blocks,
+                    AccessCounting::Off,
+                    AccessCounting::Exact,
+                )?
             }
             "precise" => config.precise = parse_bool(key, value)?,
             "tlb_grow" => config.tlb_grow = parse_bool(key, value)?,

@@ -214,7 +214,7 @@ impl Report {
             .collect();
         users.sort_by_key(|(k, s)| (std::cmp::Reverse(s.user_accesses), s.first_seen, *k));
         let mut rows = Vec::new();
-        let mut folded: Vec<(String, Row)> = Vec::new();
+        let mut folded: Vec<Row> = Vec::new();
         for (k, s) in users {
             let own = rows.len() < MAX_OWN_ROWS
                 && s.user_accesses as f64 >= OWN_ROW_SHARE * total_user as f64;
@@ -228,24 +228,20 @@ impl Report {
                 continue;
             }
             let name = display_name(s);
-            match folded.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, row)) => {
+            match folded.iter_mut().find(|r| r.name == name) {
+                Some(row) => {
                     row.contexts += 1;
                     row.asid = "-".into();
                     row.stats.to_mut().merge(s);
                 }
-                None => folded.push((
-                    name.clone(),
-                    Row {
-                        name,
-                        asid: k.asid.to_string(),
-                        contexts: 1,
-                        stats: std::borrow::Cow::Owned(s.clone()),
-                    },
-                )),
+                None => folded.push(Row {
+                    name,
+                    asid: k.asid.to_string(),
+                    contexts: 1,
+                    stats: std::borrow::Cow::Owned(s.clone()),
+                }),
             }
         }
-        let mut folded: Vec<Row> = folded.into_iter().map(|(_, r)| r).collect();
         folded.sort_by_key(|r| std::cmp::Reverse(r.stats.user_accesses));
         if folded.len() > MAX_FOLDED_ROWS {
             let rest = folded.split_off(MAX_FOLDED_ROWS - 1);
@@ -392,8 +388,8 @@ impl Report {
                 let _ = writeln!(
                     out,
                     "hspt: {} window faults, {:.1} us each in the handler; {} pages mapped ({} by fault-around, {} premapped)",
-                    human_count(p.faults),
-                    p.fault_ns as f64 / 1000.0 / p.faults.max(1) as f64,
+                    human_count(totals.spt.faults),
+                    totals.spt.fault_ns as f64 / 1000.0 / totals.spt.faults.max(1) as f64,
                     human_count(totals.spt.pages_mapped),
                     human_count(totals.spt.pages_around),
                     human_count(totals.spt.pages_premapped)
@@ -550,6 +546,7 @@ impl Report {
     /// The machine-readable report (`stats=FILE`), documented in the
     /// README (schema_version [`SCHEMA_VERSION`]).
     pub fn json(&self) -> String {
+        let totals = self.totals();
         let mut out = String::new();
         let _ = write!(
             out,
@@ -585,8 +582,8 @@ impl Report {
                 p.max_map_count,
                 p.rmap_downgrades,
                 p.invalidation_failures,
-                p.faults,
-                p.fault_ns
+                totals.spt.faults,
+                totals.spt.fault_ns
             ),
             None => "{\"enabled\": false}".to_string(),
         };
@@ -598,7 +595,7 @@ impl Report {
         let _ = write!(
             out,
             "\n  ],\n  \"totals\": {},\n  \"hspt\": {},\n  \"softmmu\": {},\n  \"model\": {{\"softmmu_extra_ns_per_access\": {}, \"signal_ns_per_fault\": {}}}\n}}\n",
-            process_json(None, &self.totals()),
+            process_json(None, &totals),
             pool,
             softmmu,
             SOFTMMU_EXTRA_NS_PER_ACCESS,
@@ -986,12 +983,11 @@ mod tests {
                 ..Default::default()
             },
         );
-        let pool = PoolStats {
-            faults: 1_234_567,
-            fault_ns: 9_876_543_210,
-            ..Default::default()
-        };
-        Report::new(vec![map], Some((8, pool)), RunCounters::default())
+        Report::new(
+            vec![map],
+            Some((8, PoolStats::default())),
+            RunCounters::default(),
+        )
     }
 
     #[test]

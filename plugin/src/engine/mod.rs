@@ -112,9 +112,6 @@ pub struct Engine {
     /// the time the fault handler spent on them.
     stay_faults: u64,
     stay_fault_ns: u64,
-    /// All faults and handler time, for the report.
-    faults_total: u64,
-    fault_ns_total: u64,
     pub policy: Policy,
     /// Fault-around block, in pages (1 = off); a power of two.
     around: usize,
@@ -232,8 +229,6 @@ impl Engine {
             fills_returned: 0,
             stay_faults: 0,
             stay_fault_ns: 0,
-            faults_total: 0,
-            fault_ns_total: 0,
             policy: Policy::new(warmup_us * 1000),
             around,
             full_flush_explained: false,
@@ -314,8 +309,6 @@ impl Engine {
     /// context whose window thrashes goes to the softmmu for a while.
     pub fn leave_user(&mut self) {
         let used_window = self.current.take().is_some();
-        self.faults_total += self.stay_faults;
-        self.fault_ns_total += self.stay_fault_ns;
         if let Some(key) = self
             .policy
             .leave(used_window, self.stay_faults, self.stay_fault_ns)
@@ -409,13 +402,10 @@ impl Engine {
         self.pending.code_protects += self.pool.protect_code(ram_addr);
     }
 
-    /// Pool-wide counters for the report, with the fault handler's totals.
+    /// Pool-wide counters for the report (the faults are counted per
+    /// process, in `SptCounters`).
     pub fn report_stats(&self) -> pool::PoolStats {
-        pool::PoolStats {
-            faults: self.faults_total + self.stay_faults,
-            fault_ns: self.fault_ns_total + self.stay_fault_ns,
-            ..self.pool.stats()
-        }
+        self.pool.stats()
     }
 
     /// The context that lost its window to the last user-mode entry.

@@ -689,10 +689,6 @@ pub struct PoolStats {
     /// Unmaps and write-protects the kernel refused (or the test hook
     /// failed), each recovered from by resetting the whole window.
     pub invalidation_failures: u64,
-    /// Window faults handled, and the time spent in the handler on them
-    /// (signal delivery and return not included). Filled by the engine.
-    pub faults: u64,
-    pub fault_ns: u64,
 }
 
 pub struct Pool {
