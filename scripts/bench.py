@@ -81,7 +81,8 @@ NATIVE_COMMANDS = {
 # Each part of the system-level speed work switched off in turn, then the
 # softmmu parts alone (windows off), then the ceilings.
 DEFAULT_CONFIGS = ["stock", "defaults", "defaults+accesses=off", "defaults+accesses=exact",
-                   "defaults+precise=off", "defaults+tlb_grow=off", "defaults+premap=off",
+                   "defaults+precise=off", "defaults+keep_global=off", "defaults+tlb_grow=off",
+                   "defaults+premap=off",
                    "off", "off+precise=off", "user", "native"]
 DEFAULTS = "defaults"
 TIME_RE = re.compile(r"^@@HSPT time (\S+) ms=(\d+)", re.M)

@@ -67,6 +67,9 @@ pub struct Config {
     /// Ask QEMU for precise softmmu flushes: a DACR write flushes only the
     /// entries whose domain changed.
     pub precise: bool,
+    /// With `precise`, ask QEMU to keep global entries (and the kernel's
+    /// blocks) across ASID changes and TLBIASID.
+    pub keep_global: bool,
     /// Ask QEMU to grow a filling softmmu TLB at once, not at a flush.
     pub tlb_grow: bool,
     /// Map the page of a guest page fault raised from a window when the
@@ -89,6 +92,7 @@ impl Default for Config {
             around: DEFAULT_AROUND,
             fail_every: 0,
             precise: true,
+            keep_global: true,
             tlb_grow: true,
             premap: true,
         }
@@ -147,6 +151,10 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "precise",
         "on|off: a DACR write flushes only the softmmu TLB entries whose domain changed (default on; off = stock QEMU's full flushes)",
+    ),
+    (
+        "keep_global",
+        "on|off: with precise=on, an ASID change or TLBIASID flushes only non-global softmmu TLB entries and user blocks, keeping the kernel's (default on; off = stock QEMU's full flushes)",
     ),
     (
         "tlb_grow",
@@ -274,6 +282,7 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
                 )?
             }
             "precise" => config.precise = parse_bool(key, value)?,
+            "keep_global" => config.keep_global = parse_bool(key, value)?,
             "tlb_grow" => config.tlb_grow = parse_bool(key, value)?,
             "premap" => config.premap = parse_bool(key, value)?,
             "warmup" => {

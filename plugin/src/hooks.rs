@@ -157,6 +157,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
         offset: 0,
     });
     let (hspt_on, precise, tlb_grow) = (config.hspt, config.precise, config.tlb_grow);
+    let keep_global = config.keep_global;
     let accesses_mode = config.accesses;
     let state = Accel {
         config,
@@ -191,6 +192,11 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
         flags: if hspt_on { abi::HSPT_ACCEL_MAPS_RAM } else { 0 }
             | if precise {
                 abi::HSPT_ACCEL_PRECISE_FLUSH
+            } else {
+                0
+            }
+            | if keep_global {
+                abi::HSPT_ACCEL_KEEP_GLOBAL
             } else {
                 0
             }

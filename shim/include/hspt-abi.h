@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change to this file. */
-#define HSPT_ABI_VERSION 6
+#define HSPT_ABI_VERSION 7
 
 /* Guest TLB-maintenance operations (AArch32 CP15 c8), as executed. */
 enum hspt_tlbi_kind {
@@ -94,6 +94,12 @@ struct hspt_arm_context {
  * condition-failed accesses counts them all the same.
  */
 #define HSPT_ACCEL_COUNT_ACCESSES 8
+/*
+ * hspt_accel_ops.flags: with HSPT_ACCEL_PRECISE_FLUSH, an ASID change and
+ * TLBIASID flush only the softmmu TLB entries of non-global translations,
+ * and the jump cache keeps the kernel's blocks.
+ */
+#define HSPT_ACCEL_KEEP_GLOBAL 16
 
 #define HSPT_PROT_READ  1
 #define HSPT_PROT_WRITE 2

@@ -673,6 +673,156 @@ static void t_special(void)
 	note("user run returned 0x%08x", rc);
 }
 
+/* A code page whose function returns v: "mov r0, #v; bx lr". */
+static void put_return(u32 pa, u32 v)
+{
+	volatile u32 *code = (volatile u32 *)pa;
+
+	code[0] = 0xe3a00000u | (v & 0xffu);
+	code[1] = 0xe12fff1eu;
+	dsb();
+	iciallu(0);
+	bpiall(0);
+	dsb();
+	isb();
+}
+
+/* PL1 loads of the first word of n pages from va. */
+static void peek_pages(u32 va, u32 n, u32 *out)
+{
+	for (u32 i = 0; i < n; i++)
+		out[i] = *(volatile u32 *)(va + i * SZ_4K);
+}
+
+/* Calls the code at X in user mode and at Y at PL1; both must return want. */
+static void calls(u32 X, u32 Y, u32 want)
+{
+	u32 user = run_user((u32(*)(void *))X, 0);
+	u32 pl1 = ((u32(*)(void *))Y)(0);
+
+	pr("[%s] user call 0x%08x returned %u, PL1 call 0x%08x returned %u", cur_case, X,
+	   user, Y, pl1);
+	if (user != want || pl1 != want) {
+		unexpected_total++;
+		pr("  UNEXPECTED, architecture: %u", want);
+	}
+	pr("\n");
+}
+
+/*
+ * ASIDs at PL1 and for code. A non-global entry belongs to its ASID: a
+ * kernel access to it after the ASID changed (to one never used, or after
+ * TLBIASID) must walk the tables again, whether it was a load at PL1 or an
+ * instruction fetch at PL0 or PL1, and however many such pages PL1 used.
+ * QEMU that keeps global entries across ASID changes must still drop
+ * these (its list of PL1 non-global pages, or all of PL1 past its size;
+ * blocks translated for user mode).
+ */
+static void t_asid_pl1(void)
+{
+	enum { MANY = 40 };
+	const u32 A1 = 20, A2 = 21, A3 = 22, A4 = 23;
+	/*
+	 * Above 2 GiB: QEMU's TLB flushes a page inside the region its large
+	 * pages span (the harness maps RAM and the UART with sections) by
+	 * flushing the whole MMU index, which would hide a page missed here.
+	 * Y is not next to X: flushing a page also drops the blocks of the
+	 * page before it from the jump cache.
+	 */
+	const u32 KN = 0x91800000, KG = KN + 0x1000, X = KN + 0x2000, Y = KN + 0x4000;
+	const u32 M = 0x91900000; /* MANY non-global PL1 pages */
+	u32 n1 = pa_alloc(SZ_4K, SZ_4K), n2 = pa_alloc(SZ_4K, SZ_4K),
+	    n3 = pa_alloc(SZ_4K, SZ_4K), g1 = pa_alloc(SZ_4K, SZ_4K),
+	    m1 = pa_alloc(MANY * SZ_4K, SZ_4K), m2 = pa_alloc(MANY * SZ_4K, SZ_4K);
+	u32 c[4];
+
+	for (int i = 0; i < 4; i++) {
+		c[i] = pa_alloc(SZ_4K, SZ_4K);
+		put_return(c[i], i + 1);
+	}
+	set_asid(A1);
+	map_small(K, KN, n1, AP_PL1 | DOM(1) | NG);
+	map_small(K, KG, g1, AP_PL1 | DOM(1));
+	map_small(K, X, c[0], AP_RW | DOM(1) | NG);
+	map_small(K, Y, c[0], AP_PL1 | DOM(1) | NG);
+	for (u32 i = 0; i < MANY; i++)
+		map_small(K, M + i * SZ_4K, m1 + i * SZ_4K, AP_PL1 | DOM(1) | NG);
+	dsb();
+	note("ASID %u: KN 0x%08x nG, KG 0x%08x global (PL1 only); X 0x%08x (user) and "
+	     "Y 0x%08x (PL1) nG code returning 1; %u nG PL1 pages from 0x%08x",
+	     A1, KN, KG, X, Y, MANY, M);
+	struct op p1[] = { LD(KN, n1), LD(KG, g1), LD(M, m1),
+			   LD(M + (MANY - 1) * SZ_4K, m1 + (MANY - 1) * SZ_4K) };
+	run_ops(IN_PL1, p1, N_OPS(p1));
+	calls(X, Y, 1);
+
+	/* Remapped without maintenance; the new ASID was never used. */
+	map_small(K, KN, n2, AP_PL1 | DOM(1) | NG);
+	map_small(K, X, c[1], AP_RW | DOM(1) | NG);
+	map_small(K, Y, c[1], AP_PL1 | DOM(1) | NG);
+	dsb();
+	set_asid(A2);
+	note("KN -> 0x%08x, X and Y -> code returning 2, no maintenance; ASID %u", n2, A2);
+	struct op p2[] = { LD(KN, n2), LD(KG, g1) };
+	run_ops(IN_PL1, p2, N_OPS(p2));
+	calls(X, Y, 2);
+
+	/*
+	 * More non-global PL1 pages than QEMU lists: all must go. No output
+	 * between the loads, so that QEMU's TLB still holds their entries.
+	 */
+	for (u32 i = 0; i < MANY; i++)
+		map_small(K, M + i * SZ_4K, m1 + i * SZ_4K, AP_PL1 | DOM(1) | NG);
+	dsb();
+	u32 before[MANY], after[MANY], ok_before = 0, ok_after = 0;
+	peek_pages(M, MANY, before);
+	for (u32 i = 0; i < MANY; i++)
+		map_small(K, M + i * SZ_4K, m2 + i * SZ_4K, AP_PL1 | DOM(1) | NG);
+	dsb();
+	set_asid(A3);
+	peek_pages(M, MANY, after);
+	for (u32 i = 0; i < MANY; i++) {
+		ok_before += before[i] == m1 + i * SZ_4K;
+		ok_after += after[i] == m2 + i * SZ_4K;
+	}
+	pr("[%s] PL1 loads of %u nG pages under ASID %u: %u reached the mapped page; "
+	   "remapped without maintenance, ASID %u: %u reached the new page",
+	   cur_case, MANY, A2, ok_before, A3, ok_after);
+	if (ok_before != MANY || ok_after != MANY) {
+		unexpected_total++;
+		pr("  UNEXPECTED, architecture: %u and %u", MANY, MANY);
+	}
+	pr("\n");
+
+	/* TLBIASID of the current ASID, then the same ASID. */
+	map_small(K, KN, n3, AP_PL1 | DOM(1) | NG);
+	map_small(K, X, c[2], AP_RW | DOM(1) | NG);
+	map_small(K, Y, c[2], AP_PL1 | DOM(1) | NG);
+	tlbiasid(A3);
+	note("KN -> 0x%08x, X and Y -> code returning 3; TLBIASID %u (current)", n3, A3);
+	struct op p4[] = { LD(KN, n3), LD(KG, g1) };
+	run_ops(IN_PL1, p4, N_OPS(p4));
+	calls(X, Y, 3);
+
+	/* The same with the Inner Shareable form. */
+	map_small(K, X, c[3], AP_RW | DOM(1) | NG);
+	map_small(K, Y, c[3], AP_PL1 | DOM(1) | NG);
+	map_small(K, KN, n1, AP_PL1 | DOM(1) | NG);
+	tlbiasid_is(A3);
+	note("KN -> 0x%08x, X and Y -> code returning 4; TLBIASIDIS %u", n1, A3);
+	struct op p5[] = { LD(KN, n1), LD(KG, g1) };
+	run_ops(IN_PL1, p5, N_OPS(p5));
+	calls(X, Y, 4);
+
+	/* A global page changed: TLBIMVAA, then an ASID change keeps it. */
+	map_small(K, KG, n2, AP_PL1 | DOM(1));
+	tlbimvaa(KG);
+	set_asid(A4);
+	note("KG -> 0x%08x; TLBIMVAA; ASID %u", n2, A4);
+	struct op p6[] = { LD(KG, n2), LD(KN, n1) };
+	run_ops(IN_PL1, p6, N_OPS(p6));
+}
+
 const struct test_case cases[] = {
 	{ "section_tlbimva", t_section_tlbimva },
 	{ "large_tlbimvaa", t_large_tlbimvaa },
@@ -688,5 +838,6 @@ const struct test_case cases[] = {
 	{ "ttbr1", t_ttbr1 },
 	{ "swp_exclusive", t_swp_exclusive },
 	{ "special", t_special },
+	{ "asid_pl1", t_asid_pl1 },
 };
 const int n_cases = N_OPS(cases);
