@@ -7,7 +7,7 @@ usage: scripts/bench.py [--runs N] [--workloads A,B] [--configs X,Y] [--out DIR]
 Configurations:
   stock      unpatched qemu-system-arm, no plugin
   defaults   patched qemu-system-arm, the plugin with its default settings
-             (what users get: HSPT with 8 windows, statistics counted)
+             (what users get: HSPT with 16 windows, statistics counted)
   off        the same with hspt=off: no windows, the softmmu parts
              (precise DACR flushes, TLB growth) and the statistics only
   slots=N    HSPT with N windows (1 = Shared SPT, 256 = Private SPT)
@@ -81,7 +81,8 @@ NATIVE_COMMANDS = {
 # Each part of the system-level speed work switched off in turn, then the
 # softmmu parts alone (windows off), then the ceilings.
 DEFAULT_CONFIGS = ["stock", "defaults", "defaults+accesses=off", "defaults+accesses=exact",
-                   "defaults+precise=off", "defaults+keep_global=off", "defaults+tlb_grow=off",
+                   "defaults+precise=off", "defaults+keep_global=off",
+                   "defaults+revalidate=off", "defaults+tlb_grow=off",
                    "defaults+premap=off",
                    "off", "off+precise=off", "user", "native"]
 DEFAULTS = "defaults"

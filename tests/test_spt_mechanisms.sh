@@ -4,7 +4,7 @@
 # workload "spt") with slots=8 and no warm-up (windows from the start). Their results being identical
 # to hspt=off is checked by test_differential.sh.
 source "$(dirname "$0")/lib.sh"
-scripts/run-guest.sh --plugin table=off,warmup=0 --stats "$work/spt.json" --log "$work/spt.log" spt >"$work/out" 2>&1 ||
+scripts/run-guest.sh --plugin table=off,warmup=0,slots=8 --stats "$work/spt.json" --log "$work/spt.log" spt >"$work/out" 2>&1 ||
 	{ cat "$work/out"; fail "spt workload failed"; }
 cat "$work/out"
 python3 - "$work/spt.json" <<'PY'

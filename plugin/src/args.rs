@@ -70,6 +70,9 @@ pub struct Config {
     /// With `precise`, ask QEMU to keep global entries (and the kernel's
     /// blocks) across ASID changes and TLBIASID.
     pub keep_global: bool,
+    /// With `precise`, ask QEMU to keep kernel blocks whose page still
+    /// translates the same across TLBIALL.
+    pub revalidate: bool,
     /// Ask QEMU to grow a filling softmmu TLB at once, not at a flush.
     pub tlb_grow: bool,
     /// Map the page of a guest page fault raised from a window when the
@@ -93,13 +96,14 @@ impl Default for Config {
             fail_every: 0,
             precise: true,
             keep_global: true,
+            revalidate: true,
             tlb_grow: true,
             premap: true,
         }
     }
 }
 
-pub const DEFAULT_SLOTS: usize = 8;
+pub const DEFAULT_SLOTS: usize = 16;
 pub const DEFAULT_WARMUP_US: u64 = 20_000;
 pub const DEFAULT_AROUND: usize = 16;
 
@@ -134,7 +138,7 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ),
     (
         "slots",
-        "N: windows shared by guest address spaces, 1..256 (default 8): 1 = Shared SPT, 256 = Private SPT",
+        "N: windows shared by guest address spaces, 1..256 (default 16): 1 = Shared SPT, 256 = Private SPT",
     ),
     (
         "warmup",
@@ -155,6 +159,10 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "keep_global",
         "on|off: with precise=on, an ASID change or TLBIASID flushes only non-global softmmu TLB entries and user blocks, keeping the kernel's (default on; off = stock QEMU's full flushes)",
+    ),
+    (
+        "revalidate",
+        "on|off: with precise=on, after a TLBIALL(IS) (every fork and exit of a Linux guest) keep each kernel block whose page the guest's tables still map to the same RAM page, checked at once, instead of looking every block up again (default on)",
     ),
     (
         "tlb_grow",
@@ -283,6 +291,7 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             }
             "precise" => config.precise = parse_bool(key, value)?,
             "keep_global" => config.keep_global = parse_bool(key, value)?,
+            "revalidate" => config.revalidate = parse_bool(key, value)?,
             "tlb_grow" => config.tlb_grow = parse_bool(key, value)?,
             "premap" => config.premap = parse_bool(key, value)?,
             "warmup" => {

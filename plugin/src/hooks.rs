@@ -157,7 +157,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
         offset: 0,
     });
     let (hspt_on, precise, tlb_grow) = (config.hspt, config.precise, config.tlb_grow);
-    let keep_global = config.keep_global;
+    let (keep_global, revalidate) = (config.keep_global, config.revalidate);
     let accesses_mode = config.accesses;
     let state = Accel {
         config,
@@ -197,6 +197,11 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
             }
             | if keep_global {
                 abi::HSPT_ACCEL_KEEP_GLOBAL
+            } else {
+                0
+            }
+            | if revalidate {
+                abi::HSPT_ACCEL_REVALIDATE
             } else {
                 0
             }

@@ -100,6 +100,12 @@ struct hspt_arm_context {
  * and the jump cache keeps the kernel's blocks.
  */
 #define HSPT_ACCEL_KEEP_GLOBAL 16
+/*
+ * hspt_accel_ops.flags: with HSPT_ACCEL_PRECISE_FLUSH, after TLBIALL the
+ * jump cache keeps each kernel block whose page the current translation
+ * tables still map to the same RAM page (checked at once).
+ */
+#define HSPT_ACCEL_REVALIDATE 32
 
 #define HSPT_PROT_READ  1
 #define HSPT_PROT_WRITE 2

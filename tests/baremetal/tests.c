@@ -823,6 +823,73 @@ static void t_asid_pl1(void)
 	run_ops(IN_PL1, p6, N_OPS(p6));
 }
 
+/* Calls the code at Z at PL1; it must return want. */
+static void call_pl1(u32 Z, u32 want)
+{
+	u32 got = ((u32(*)(void *))Z)(0);
+
+	pr("[%s] PL1 call 0x%08x returned %u", cur_case, Z, got);
+	if (got != want) {
+		unexpected_total++;
+		pr("  UNEXPECTED, architecture: %u", want);
+	}
+	pr("\n");
+}
+
+/*
+ * Kernel code across TLBIALL: QEMU may keep a block when the tables still
+ * map its page as before (revalidate=on) and must not when they changed,
+ * whether TLBIALL or TLBIALLIS; a block kept so must still go at the next
+ * ASID change if its page is not global.
+ */
+static void t_revalidate(void)
+{
+	const u32 A1 = 24, A2 = 25, A3 = 26;
+	const u32 Z = 0x92000000, W = 0x92002000; /* W: not global */
+	u32 c[5];
+
+	for (int i = 0; i < 5; i++) {
+		c[i] = pa_alloc(SZ_4K, SZ_4K);
+		put_return(c[i], i + 1);
+	}
+	set_asid(A1);
+	map_small(K, Z, c[0], AP_PL1 | DOM(1));
+	map_small(K, W, c[0], AP_PL1 | DOM(1) | NG);
+	dsb();
+	note("Z 0x%08x global, W 0x%08x nG: PL1 code returning 1", Z, W);
+	call_pl1(Z, 1);
+	call_pl1(W, 1);
+	tlbiall();
+	note("TLBIALL, nothing changed");
+	call_pl1(Z, 1);
+	call_pl1(W, 1);
+
+	map_small(K, Z, c[1], AP_PL1 | DOM(1));
+	tlbiall();
+	note("Z -> code returning 2; TLBIALL");
+	call_pl1(Z, 2);
+	map_small(K, Z, c[2], AP_PL1 | DOM(1));
+	tlbiall_is();
+	note("Z -> code returning 3; TLBIALLIS");
+	call_pl1(Z, 3);
+	tlbiall_is();
+	note("TLBIALLIS, nothing changed");
+	call_pl1(Z, 3);
+
+	/* W's block was kept by the last TLBIALLIS; ASIDs still apply. */
+	map_small(K, W, c[3], AP_PL1 | DOM(1) | NG);
+	dsb();
+	set_asid(A2);
+	note("W -> code returning 4, no maintenance; ASID %u (never used)", A2);
+	call_pl1(W, 4);
+	call_pl1(Z, 3);
+	map_small(K, W, c[4], AP_PL1 | DOM(1) | NG);
+	tlbiall();
+	set_asid(A3);
+	note("W -> code returning 5; TLBIALL; ASID %u", A3);
+	call_pl1(W, 5);
+}
+
 const struct test_case cases[] = {
 	{ "section_tlbimva", t_section_tlbimva },
 	{ "large_tlbimvaa", t_large_tlbimvaa },
@@ -839,5 +906,6 @@ const struct test_case cases[] = {
 	{ "swp_exclusive", t_swp_exclusive },
 	{ "special", t_special },
 	{ "asid_pl1", t_asid_pl1 },
+	{ "revalidate", t_revalidate },
 };
 const int n_cases = N_OPS(cases);
