@@ -4,7 +4,8 @@
 # ASID/all-level maintenance, QEMU's DACR and CONTEXTIDR flushes, its fork
 # children as separate processes, and user/kernel attribution. QEMU's
 # DACR flushes are counted with precise=off (stock QEMU's full flush on
-# every DACR write); with the default precise flushes nearly all go.
+# every DACR write); with the default precise flushes nearly all go, and
+# ASID changes flush one MMU index, not all (keep_global).
 source "$(dirname "$0")/lib.sh"
 scripts/run-guest.sh --plugin table=off,precise=off --stats "$work/tlb.json" --log "$work/tlb.log" tlb
 python3 - "$work/tlb.json" <<'PY'
@@ -43,6 +44,23 @@ import json, sys
 full, precise = (json.load(open(f))["totals"]["qemu_flushes"]["dacr"] for f in sys.argv[1:])
 assert precise * 100 < full, f"precise DACR flushes: {precise} full flushes left of {full}"
 print(f"ok: DACR writes flushed the whole TLB {full} times with precise=off, {precise} times with precise flushes")
+PY
+
+# keep_global (default on) reaches QEMU: an ASID change then asks QEMU to
+# flush one MMU index (PL0) instead of all 16, which QEMU's own counters
+# show (flushes asked = partial + elided). With keep_global=off each of
+# the run's CONTEXTIDR flushes asks for all 16 again.
+scripts/run-guest.sh --quiet --plugin table=off,keep_global=off --stats "$work/asid-full.json" \
+	--log "$work/asid-full.log" tlb >/dev/null
+python3 - "$work/precise.json" "$work/asid-full.json" <<'PY'
+import json, sys
+kept, full = (json.load(open(f)) for f in sys.argv[1:])
+def asked(d): return d["softmmu"]["tlb_partial_flushes"] + d["softmmu"]["tlb_elided_flushes"]
+ctx = min(d["totals"]["qemu_flushes"]["contextidr"] for d in (kept, full))
+assert ctx > 20, f"too few ASID changes to tell ({ctx})"
+saved = asked(full) - asked(kept)
+assert saved >= 10 * ctx, f"keep_global: {asked(kept)} MMU-index flushes asked, {asked(full)} without it, for about {ctx} ASID changes"
+print(f"ok: {ctx} ASID changes asked QEMU for {saved} fewer MMU-index flushes with keep_global")
 PY
 
 # Accesses counted per block (the default: QEMU adds each block's loads
