@@ -136,6 +136,24 @@ impl VcpuState {
     }
 }
 
+/// The `HSPT_ACCEL_*` flags the configuration asks QEMU for.
+fn accel_flags(config: &Config) -> u32 {
+    [
+        (config.hspt, abi::HSPT_ACCEL_MAPS_RAM),
+        (config.precise, abi::HSPT_ACCEL_PRECISE_FLUSH),
+        (config.keep_global, abi::HSPT_ACCEL_KEEP_GLOBAL),
+        (config.revalidate, abi::HSPT_ACCEL_REVALIDATE),
+        (config.tlb_grow, abi::HSPT_ACCEL_GROW_TLB),
+        (
+            config.accesses == AccessCounting::Blocks,
+            abi::HSPT_ACCEL_COUNT_ACCESSES,
+        ),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |flags, (_, flag)| flags | flag)
+}
+
 /// Registers the hooks with the patched QEMU and the exit report.
 pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String> {
     // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only looks
@@ -156,9 +174,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
         score: board,
         offset: 0,
     });
-    let (hspt_on, precise, tlb_grow) = (config.hspt, config.precise, config.tlb_grow);
-    let (keep_global, revalidate) = (config.keep_global, config.revalidate);
-    let accesses_mode = config.accesses;
+    let flags = accel_flags(&config);
     let state = Accel {
         config,
         accesses,
@@ -189,32 +205,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
         abi_version: abi::HSPT_ABI_VERSION,
         size: std::mem::size_of::<abi::hspt_accel_ops>() as u32,
         opaque: std::ptr::null_mut(),
-        flags: if hspt_on { abi::HSPT_ACCEL_MAPS_RAM } else { 0 }
-            | if precise {
-                abi::HSPT_ACCEL_PRECISE_FLUSH
-            } else {
-                0
-            }
-            | if keep_global {
-                abi::HSPT_ACCEL_KEEP_GLOBAL
-            } else {
-                0
-            }
-            | if revalidate {
-                abi::HSPT_ACCEL_REVALIDATE
-            } else {
-                0
-            }
-            | if tlb_grow {
-                abi::HSPT_ACCEL_GROW_TLB
-            } else {
-                0
-            }
-            | if accesses_mode == AccessCounting::Blocks {
-                abi::HSPT_ACCEL_COUNT_ACCESSES
-            } else {
-                0
-            },
+        flags,
         context_event: Some(on_context_event),
         tlb_maintenance: Some(on_tlb_maintenance),
         qemu_flush: Some(on_qemu_flush),
