@@ -70,8 +70,9 @@ pub struct Config {
     /// With `precise`, ask QEMU to keep global entries (and the kernel's
     /// blocks) across ASID changes and TLBIASID.
     pub keep_global: bool,
-    /// With `precise`, ask QEMU to keep kernel blocks whose page still
-    /// translates the same across TLBIALL.
+    /// After TLBIALL/TLBIASID, keep window mappings whose translation is
+    /// unchanged (checked when their context next enters user mode) and,
+    /// with `precise`, ask QEMU to keep such kernel blocks.
     pub revalidate: bool,
     /// Ask QEMU to grow a filling softmmu TLB at once, not at a flush.
     pub tlb_grow: bool,
@@ -162,7 +163,7 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ),
     (
         "revalidate",
-        "on|off: with precise=on, after a TLBIALL(IS) (every fork and exit of a Linux guest) keep each kernel block whose page the guest's tables still map to the same RAM page, checked at once, instead of looking every block up again (default on)",
+        "on|off: after a TLBIALL(IS) (every fork and exit of a Linux guest) or TLBIASID(IS), windows keep each page the guest's tables still map as before, checked when the process next enters user mode, instead of faulting every page in again; with precise=on, QEMU keeps each kernel block whose page still maps to the same RAM page (default on)",
     ),
     (
         "tlb_grow",

@@ -237,6 +237,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
             a.config.warmup_us,
             a.config.around,
             a.config.premap,
+            a.config.revalidate,
             a.config.fail_every,
         )?;
     }

@@ -394,6 +394,14 @@ impl Report {
                     human_count(totals.spt.pages_around),
                     human_count(totals.spt.pages_premapped)
                 );
+                if totals.spt.revalidations > 0 {
+                    let _ = writeln!(
+                        out,
+                        "hspt: {} windows revalidated after TLBIALL/TLBIASID: {} pages kept",
+                        human_count(totals.spt.revalidations),
+                        human_count(totals.spt.pages_kept)
+                    );
+                }
                 let _ = writeln!(
                     out,
                     "hspt: faults by cause: {} not mapped, {} write to read-only, {} code page, {} special, {} guest page faults",
@@ -812,7 +820,7 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
     let c = &s.spt;
     let _ = write!(
         out,
-        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"softmmu_user_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"evictions\": {}, \"est_saved_ns\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
+        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"softmmu_user_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"evictions\": {}, \"est_saved_ns\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"revalidations\": {}, \"pages_kept\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
         s.user_accesses,
         s.kernel_accesses,
         s.window_accesses,
@@ -835,6 +843,8 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
         c.pages_premapped,
         c.pages_invalidated,
         c.windows_reset,
+        c.revalidations,
+        c.pages_kept,
         c.code_protects,
         c.entries_softmmu,
         c.fallbacks

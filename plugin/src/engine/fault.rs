@@ -34,7 +34,7 @@ use std::sync::OnceLock;
 
 use hspt_shim as abi;
 
-use super::pool::{GuestPage, Slot, PAGE, WINDOW_SIZE};
+use super::pool::{self, GuestPage, Slot, PAGE, WINDOW_SIZE};
 use super::{engine_scope, Engine, ON_VCPU_THREAD};
 
 /// x86 page-fault error code bits, as the kernel passes them in
@@ -378,6 +378,34 @@ pub(super) fn premap(e: &mut Engine, slot: Slot, page: GuestPage) {
             e.pending.pages_premapped += done as u64;
         }
     }
+}
+
+/// A stale window (a global flush came since its pages were mapped) is
+/// about to be used: keep the mappings whose translation for user mode is
+/// unchanged, drop the others ([`pool::Pool::revalidate`]). Called from
+/// the user-mode entry hook, where QEMU's probe translates for user mode.
+/// Without the probe service, the window is reset.
+pub(super) fn revalidate(e: &mut Engine, slot: Slot) {
+    let Some(probe) = HANDLER.get().and_then(|h| h.probe) else {
+        e.pool.reset(slot);
+        return;
+    };
+    let done = e.pool.revalidate(slot, |page| {
+        let mut out = abi::hspt_fill::default();
+        // SAFETY: QEMU's non-faulting service (never longjmps), on the vCPU
+        // thread in a hook; `out` is ours.
+        let kind = unsafe { probe(page.vaddr(), &mut out) };
+        (kind == abi::HSPT_FILL_RAM && out.prot & abi::HSPT_PROT_READ != 0).then(|| {
+            pool::Translation {
+                ram: pool::RamPage::containing(out.ram_addr),
+                writable: out.prot & abi::HSPT_PROT_WRITE != 0,
+                lg_page_size: out.lg_page_size,
+            }
+        })
+    });
+    e.pending.revalidations += 1;
+    e.pending.pages_kept += done.kept + done.downgraded;
+    e.pending.pages_invalidated += done.unmapped;
 }
 
 /// Fault-around: the faulting page's neighbours in its aligned block of

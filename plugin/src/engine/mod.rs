@@ -69,6 +69,10 @@ pub struct SptCounters {
     pub fault_ns: u64,
     /// Times the context's window was taken by another (LRU eviction).
     pub evictions: u64,
+    /// Stale windows revalidated on entry to user mode after a global
+    /// flush, and the mappings they kept (read-only ones included).
+    pub revalidations: u64,
+    pub pages_kept: u64,
 }
 
 impl SptCounters {
@@ -89,6 +93,8 @@ impl SptCounters {
         self.faults += o.faults;
         self.fault_ns += o.fault_ns;
         self.evictions += o.evictions;
+        self.revalidations += o.revalidations;
+        self.pages_kept += o.pages_kept;
     }
 
     /// Faults that ended in a completed access (each one access).
@@ -125,6 +131,9 @@ pub struct Engine {
     full_flush_explained: bool,
     /// The event before the current one set `full_flush_explained`.
     previous_event_explains_full_flush: bool,
+    /// A guest TLBIALL/TLBIASID marks windows stale instead of resetting
+    /// them; each is revalidated when its context next enters user mode.
+    revalidate: bool,
     /// The context whose window the last user-mode entry took (LRU), for
     /// the stats path to charge the eviction to it.
     evicted: Option<crate::context::ProcessKey>,
@@ -205,12 +214,14 @@ pub fn start(
     warmup_us: u64,
     around: usize,
     premap: bool,
+    revalidate: bool,
     fail_every: u32,
 ) -> Result<(), String> {
     let pool = Pool::new(slots)?;
     fault::install_handler(api, pool.address_range())?;
     pool::set_fail_injection(fail_every);
-    let engine = Engine::new(pool, warmup_us, around, premap);
+    let mut engine = Engine::new(pool, warmup_us, around, premap);
+    engine.revalidate = revalidate;
     if ENGINE.set(EngineCell(UnsafeCell::new(engine))).is_err() {
         return Err("hspt: engine started twice".into());
     }
@@ -233,6 +244,7 @@ impl Engine {
             around,
             full_flush_explained: false,
             previous_event_explains_full_flush: false,
+            revalidate: false,
             fill_in_progress: None,
             evicted: None,
             premap,
@@ -296,6 +308,9 @@ impl Engine {
             self.pending.entries_softmmu += 1;
             return false;
         }
+        if self.pool.is_stale(slot) {
+            fault::revalidate(self, slot);
+        }
         self.current = Some(slot);
         if let Some((faulted, page)) = self.fill_in_progress.take() {
             if faulted == slot && self.premap {
@@ -334,12 +349,8 @@ impl Engine {
             | abi::HSPT_TLBI_MVAA_IS => {
                 self.pending.pages_invalidated += self.pool.unmap_page_everywhere(vaddr);
             }
-            abi::HSPT_TLBI_ASID | abi::HSPT_TLBI_ASID_IS => {
-                let policy = &mut self.policy;
-                self.pending.windows_reset += self
-                    .pool
-                    .reset_where(|k| k.asid == asid, |k, n| policy.lost_window(&k, n));
-            }
+            abi::HSPT_TLBI_ASID | abi::HSPT_TLBI_ASID_IS => self.global_flush(|k| k.asid == asid),
+            abi::HSPT_TLBI_ALL | abi::HSPT_TLBI_ALL_IS => self.global_flush(|_| true),
             _ => self.reset_all(),
         }
         // Each of these is followed by a full softmmu flush (the by-MVA and
@@ -351,6 +362,25 @@ impl Engine {
                 | abi::HSPT_TLBI_ASID
                 | abi::HSPT_TLBI_ASID_IS
         );
+    }
+
+    /// A guest TLBIALL, or TLBIASID (`pred` picks the windows of its
+    /// ASID): with `revalidate`, the windows keep their mappings until their
+    /// context next enters user mode, which checks each against the guest's
+    /// tables then (a TLB may reload any valid translation at any time);
+    /// else they are reset.
+    fn global_flush(&mut self, pred: impl Fn(&WindowKey) -> bool) {
+        let policy = &mut self.policy;
+        if self.revalidate {
+            let (_, reset) = self
+                .pool
+                .mark_stale_where(pred, |k, n| policy.lost_window(&k, n));
+            self.pending.windows_reset += reset;
+        } else {
+            self.pending.windows_reset += self
+                .pool
+                .reset_where(pred, |k, n| policy.lost_window(&k, n));
+        }
     }
 
     /// Every window loses its mappings; the contexts that owned populated
@@ -490,6 +520,27 @@ mod tests {
         ] {
             let (mut e, a, b, _ram) = engine_with_two_windows();
             ev(&mut e).tlb_maintenance(kind, 0);
+            assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1), "kind {kind}");
+        }
+    }
+
+    #[test]
+    fn with_revalidation_global_flushes_mark_windows_stale() {
+        let _serial = serial();
+        for (kind, operand, both) in [
+            (abi::HSPT_TLBI_ALL, 0, true),
+            (abi::HSPT_TLBI_ALL_IS, 0, true),
+            (abi::HSPT_TLBI_ASID, 5, false),
+            (abi::HSPT_TLBI_ASID_IS, 5, false),
+        ] {
+            let (mut e, a, b, _ram) = engine_with_two_windows();
+            e.revalidate = true;
+            ev(&mut e).tlb_maintenance(kind, operand);
+            assert!(mapped(&e, a, 1) && mapped(&e, b, 1), "kind {kind}");
+            assert!(e.pool.is_stale(a), "kind {kind}");
+            assert_eq!(e.pool.is_stale(b), both, "kind {kind}");
+            // The rest still resets: those may change any translation.
+            ev(&mut e).tlb_maintenance(abi::HSPT_TLBI_OTHER, 0);
             assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1), "kind {kind}");
         }
     }

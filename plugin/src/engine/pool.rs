@@ -42,6 +42,9 @@ const RMAP_PAGES: u64 = 1 << 22;
 const RMAP_WAYS: usize = 4;
 /// VMAs left to QEMU itself under `vm.max_map_count`.
 const VMA_RESERVE: usize = 4096;
+/// Pages each window lists for revalidation after a global flush (a
+/// window that mapped more since its last reset is reset instead).
+const LISTED_PAGES: usize = 4096;
 /// A large-page region of more pages than this (64 MiB) is dropped by
 /// resetting its window: cheaper than scanning its forward-map rows.
 const LARGE_REGION_SCAN_LIMIT: usize = 1 << 14;
@@ -103,6 +106,7 @@ impl Slot {
 
 /// A 4 KiB page of the 32-bit guest virtual address space (number < 2^20).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(transparent)]
 pub struct GuestPage(u32);
 
 impl GuestPage {
@@ -156,6 +160,24 @@ impl RamPage {
     fn plus(self, n: usize) -> RamPage {
         RamPage(self.0 + n as u64)
     }
+}
+
+/// What the guest's tables give for a page now, for [`Pool::revalidate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Translation {
+    pub ram: RamPage,
+    pub writable: bool,
+    /// log2 of the guest mapping's size (12 for a small page).
+    pub lg_page_size: u32,
+}
+
+/// What a revalidation did to a window's mappings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Revalidation {
+    pub kept: u64,
+    /// Kept read-only: the page is no longer writable for user mode.
+    pub downgraded: u64,
+    pub unmapped: u64,
 }
 
 /// A forward-map entry: what one window page maps. All zeros is "not
@@ -544,6 +566,45 @@ impl ForwardMap {
     }
 }
 
+/// Per window, the pages it mapped since its last reset, in the order they
+/// were mapped, up to [`LISTED_PAGES`]: what a revalidation walks. A page
+/// unmapped since stays listed until the next revalidation compacts the
+/// list (the forward map says whether it is still mapped).
+struct PageLists {
+    table: AnonRegion,
+    nslots: usize,
+}
+
+impl PageLists {
+    fn new(nslots: usize) -> Result<PageLists, String> {
+        let len = nslots * LISTED_PAGES * std::mem::size_of::<GuestPage>();
+        let table = AnonRegion::new(len, libc::PROT_READ | libc::PROT_WRITE)
+            .map_err(|e| format!("hspt: cannot allocate the page lists: {e}"))?;
+        Ok(PageLists { table, nslots })
+    }
+
+    /// The list of `slot`, all [`LISTED_PAGES`] entries (the window
+    /// knows how many are used).
+    fn list(&mut self, slot: Slot) -> &mut [GuestPage] {
+        assert!(slot.index() < self.nslots);
+        // SAFETY: slot < nslots (asserted), so the LISTED_PAGES entries
+        // from slot * LISTED_PAGES lie inside our table of nslots *
+        // LISTED_PAGES, which is readable, writable and aligned; any u32
+        // is a valid GuestPage index for reading (entries are only ever
+        // written from GuestPages); `&mut self` makes this the only
+        // reference into the table.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.table
+                    .addr
+                    .cast::<GuestPage>()
+                    .add(slot.index() * LISTED_PAGES),
+                LISTED_PAGES,
+            )
+        }
+    }
+}
+
 /// Per RAM page within [`RMAP_PAGES`]: [`RMAP_WAYS`] [`RevEntry`]s.
 struct ReverseMap {
     table: AnonRegion,
@@ -669,6 +730,13 @@ struct Window {
     mapped: u32,
     /// Covers every large-page mapping in the window, if there is any.
     large: Option<LargeRegion>,
+    /// Entries of the window's page list in use, and whether pages went
+    /// unlisted because it was full.
+    listed: u32,
+    list_overflowed: bool,
+    /// A global flush came since the mappings were checked: they must be
+    /// revalidated against the guest's tables before user code uses them.
+    stale: bool,
 }
 
 /// Pool-wide counters for the report.
@@ -695,6 +763,7 @@ pub struct Pool {
     windows: Windows,
     fwd: ForwardMap,
     rmap: ReverseMap,
+    lists: PageLists,
     slots: [Window; MAX_SLOTS],
     clock: u64,
     /// Slots that ever held a window (bit per slot), for the report.
@@ -716,6 +785,7 @@ impl Pool {
         let windows = Windows::reserve(nslots)?;
         let fwd = ForwardMap::new(nslots)?;
         let rmap = ReverseMap::new()?;
+        let lists = PageLists::new(nslots)?;
         let max_map_count = read_number("/proc/sys/vm/max_map_count").unwrap_or(65530);
         let in_use = std::fs::read_to_string("/proc/self/maps")
             .map(|m| m.lines().count())
@@ -724,6 +794,7 @@ impl Pool {
             windows,
             fwd,
             rmap,
+            lists,
             slots: [Window::default(); MAX_SLOTS],
             clock: 0,
             ever_used: [0; MAX_SLOTS / 64],
@@ -871,8 +942,137 @@ impl Pool {
         let window = self.window(slot);
         let lost = std::mem::take(&mut window.mapped) as usize;
         window.large = None;
+        window.listed = 0;
+        window.list_overflowed = false;
+        window.stale = false;
         self.mapped_total -= lost;
         self.stats.resets += 1;
+    }
+
+    /// Adds a newly mapped page to its window's list, if there is room
+    /// (made, if need be, by dropping the entries of pages unmapped since
+    /// and the repeats of pages mapped again).
+    fn list_page(&mut self, slot: Slot, page: GuestPage) {
+        if self.slots[slot.index()].listed as usize == LISTED_PAGES {
+            self.compact_list(slot);
+        }
+        let listed = self.slots[slot.index()].listed as usize;
+        if listed < LISTED_PAGES {
+            self.lists.list(slot)[listed] = page;
+            self.window(slot).listed += 1;
+        } else {
+            self.window(slot).list_overflowed = true;
+        }
+    }
+
+    /// Keeps in a window's list each page still mapped, once. In place
+    /// and without allocating (the fault path calls it).
+    fn compact_list(&mut self, slot: Slot) {
+        let listed = self.slots[slot.index()].listed as usize;
+        let list = &mut self.lists.list(slot)[..listed];
+        list.sort_unstable();
+        let mut kept = 0;
+        for i in 0..listed {
+            let page = list[i];
+            if (kept == 0 || list[kept - 1] != page) && self.fwd.get(slot, page).is_mapped() {
+                list[kept] = page;
+                kept += 1;
+            }
+        }
+        self.window(slot).listed = kept as u32;
+    }
+
+    /// A global flush (TLBIALL, or TLBIASID of their ASID) for the windows
+    /// whose key satisfies `pred`: each keeps its mappings but is marked
+    /// stale, to be revalidated ([`Pool::revalidate`]) before user code
+    /// uses it again; one whose list overflowed is reset (`lost` hears of
+    /// it). Returns how many windows were marked and how many reset.
+    pub fn mark_stale_where(
+        &mut self,
+        pred: impl Fn(&WindowKey) -> bool,
+        mut lost: impl FnMut(WindowKey, u32),
+    ) -> (u64, u64) {
+        let (mut marked, mut reset) = (0, 0);
+        for slot in self.all_slots() {
+            let window = self.slots[slot.index()];
+            let Some(key) = window.key.filter(|k| window.mapped > 0 && pred(k)) else {
+                continue;
+            };
+            if window.list_overflowed {
+                self.reset(slot);
+                lost(key, window.mapped);
+                reset += 1;
+            } else {
+                self.window(slot).stale = true;
+                marked += 1;
+            }
+        }
+        (marked, reset)
+    }
+
+    pub fn is_stale(&self, slot: Slot) -> bool {
+        self.slots[slot.index()].stale
+    }
+
+    /// Checks every mapping of a stale window against `current`, the
+    /// guest's translation of a page for user mode now (None: not RAM, or
+    /// not accessible). A mapping stays if the page still translates to
+    /// the same RAM page with the same mapping size and at least the
+    /// access it was mapped with; one that lost only write access is made
+    /// read-only; any other is unmapped. The list keeps the pages still
+    /// mapped. Afterwards every mapping is one a fault now would make (or
+    /// a read-only part of one), so the window is no longer stale.
+    pub fn revalidate(
+        &mut self,
+        slot: Slot,
+        mut current: impl FnMut(GuestPage) -> Option<Translation>,
+    ) -> Revalidation {
+        let mut done = Revalidation::default();
+        // Each mapped page once: one unmapped and mapped again is listed
+        // twice.
+        self.compact_list(slot);
+        let listed = self.slots[slot.index()].listed as usize;
+        let mut kept = 0;
+        for i in 0..listed {
+            let page = self.lists.list(slot)[i];
+            let entry = self.fwd.get(slot, page);
+            if !entry.is_mapped() {
+                continue;
+            }
+            // RAM beyond the reverse map's range is not recorded: such a
+            // mapping cannot be compared, so it goes.
+            let now = current(page);
+            let same = entry.ram().is_some_and(|ram| {
+                now.is_some_and(|t| {
+                    t.ram == ram && clamp_lg_page_size(t.lg_page_size) == entry.lg_page_size()
+                })
+            });
+            if !same {
+                // A large mapping's page leaves the large region as it is:
+                // the region only has to cover what is mapped.
+                done.unmapped += self.unmap_range(slot, page, 1);
+                if !self.slots[slot.index()].stale {
+                    // The unmap failed and reset the window.
+                    return done;
+                }
+                continue;
+            }
+            if entry.is_writable() && !now.is_some_and(|t| t.writable) {
+                self.downgrade(slot, page);
+                if !self.slots[slot.index()].stale {
+                    return done;
+                }
+                done.downgraded += 1;
+            } else {
+                done.kept += 1;
+            }
+            self.lists.list(slot)[kept] = page;
+            kept += 1;
+        }
+        let window = self.window(slot);
+        window.listed = kept as u32;
+        window.stale = false;
+        done
     }
 
     /// Windows whose key satisfies `pred` lose all mappings; `lost` hears
@@ -1072,6 +1272,7 @@ impl Pool {
             if !self.fwd.get(slot, page).is_mapped() {
                 self.window(slot).mapped += 1;
                 self.mapped_total += 1;
+                self.list_page(slot, page);
             }
             let entry = FwdEntry::mapped(source.ram.plus(i), writable, source.lg_page_size);
             self.fwd.set(slot, page, entry);
@@ -1382,6 +1583,149 @@ pub(super) mod tests {
         assert_eq!(pool.stats().mapped_now, 2);
         // Nothing left to unmap there.
         assert_eq!(pool.unmap_page_everywhere(0x0020_1000), 0);
+    }
+
+    /// What a revalidation's guest tables say: page index -> (RAM page,
+    /// writable, lg_page_size).
+    fn tables(
+        entries: &[(usize, usize, bool, u32)],
+    ) -> impl Fn(GuestPage) -> Option<Translation> + '_ {
+        move |p| {
+            entries
+                .iter()
+                .find(|e| e.0 == p.index())
+                .map(|&(_, ram, writable, lg_page_size)| Translation {
+                    ram: RamPage(ram as u64),
+                    writable,
+                    lg_page_size,
+                })
+        }
+    }
+
+    #[test]
+    fn revalidation_keeps_only_unchanged_translations() {
+        let _serial = serial();
+        let ram = guest_ram();
+        let mut pool = Pool::new(2).unwrap();
+        let (a, _) = pool.slot_for(key(1));
+        let (b, _) = pool.slot_for(key(2));
+        // 0x10..0x14 writable RAM 0..4, 0x20 read-only RAM 7, 0x30 RAM 9.
+        pool.map_run(a, page(0x10), 4, &fill(&ram, 0, true, 12))
+            .unwrap();
+        pool.map_run(a, page(0x20), 1, &fill(&ram, 7, false, 12))
+            .unwrap();
+        pool.map_run(a, page(0x30), 1, &fill(&ram, 9, true, 12))
+            .unwrap();
+        pool.map_run(b, page(0x10), 1, &fill(&ram, 0, true, 12))
+            .unwrap();
+        assert_eq!(pool.mark_stale_where(|k| k.asid == 1, |_, _| ()), (1, 0));
+        assert!(pool.is_stale(a) && !pool.is_stale(b));
+        // Still mapped while stale: only user code, after revalidation,
+        // may use the window.
+        assert!(pool.is_mapped(a, page(0x10)));
+        let now = tables(&[
+            (0x10, 0, true, 12),  // unchanged
+            (0x11, 1, false, 12), // lost write access (copy-on-write)
+            (0x12, 5, true, 12),  // another RAM page now
+            // 0x13: no translation any more
+            (0x20, 7, true, 12), // gained write access: stays read-only
+            (0x30, 9, true, 20), // now part of a section
+        ]);
+        let done = pool.revalidate(a, now);
+        assert_eq!(
+            done,
+            Revalidation {
+                kept: 2,
+                downgraded: 1,
+                unmapped: 3
+            }
+        );
+        assert!(!pool.is_stale(a));
+        assert_eq!(perms(addr(&pool, a, 0x10)), "rw-s");
+        assert_eq!(read_word(addr(&pool, a, 0x11)), pattern(1));
+        assert_eq!(perms(addr(&pool, a, 0x11)), "r--s");
+        for gone in [0x12, 0x13, 0x30] {
+            assert!(!pool.is_mapped(a, page(gone)));
+            assert_eq!(perms(addr(&pool, a, gone)), "---p");
+        }
+        assert_eq!(perms(addr(&pool, a, 0x20)), "r--s");
+        assert_eq!(read_word(addr(&pool, b, 0x10)), pattern(0));
+        // The list holds what is still mapped: a second flush and an
+        // unchanged walk keep exactly those.
+        pool.mark_stale_where(|_| true, |_, _| ());
+        let same = tables(&[
+            (0x10, 0, true, 12),
+            (0x11, 1, false, 12),
+            (0x20, 7, false, 12),
+        ]);
+        let again = pool.revalidate(a, same);
+        assert_eq!((again.kept, again.unmapped), (3, 0));
+    }
+
+    #[test]
+    fn a_window_whose_list_overflowed_is_reset_not_marked() {
+        let _serial = serial();
+        let ram = guest_ram();
+        let mut pool = Pool::new(1).unwrap();
+        let (a, _) = pool.slot_for(key(1));
+        for i in 0..=LISTED_PAGES {
+            pool.map_run(
+                a,
+                page(0x1000 + i),
+                1,
+                &fill(&ram, i % RAM_PAGES, false, 12),
+            )
+            .unwrap();
+        }
+        let mut lost = 0;
+        assert_eq!(pool.mark_stale_where(|_| true, |_, n| lost += n), (0, 1));
+        assert_eq!(lost as usize, LISTED_PAGES + 1);
+        assert!(!pool.is_stale(a) && !pool.is_mapped(a, page(0x1000)));
+        // Reset, the window lists again from empty.
+        pool.map_run(a, page(0x10), 1, &fill(&ram, 0, false, 12))
+            .unwrap();
+        assert_eq!(pool.mark_stale_where(|_| true, |_, _| ()), (1, 0));
+    }
+
+    #[test]
+    fn a_full_list_drops_unmapped_pages_and_repeats_first() {
+        let _serial = serial();
+        let ram = guest_ram();
+        let mut pool = Pool::new(1).unwrap();
+        let (a, _) = pool.slot_for(key(1));
+        // Map and unmap one page over and over (a TLBIMVA per fault), then
+        // map it for good: the list fills with entries of one page.
+        for _ in 0..LISTED_PAGES + 10 {
+            pool.map_run(a, page(0x10), 1, &fill(&ram, 0, false, 12))
+                .unwrap();
+            pool.unmap_page_everywhere(page(0x10).vaddr());
+        }
+        pool.map_run(a, page(0x10), 1, &fill(&ram, 0, false, 12))
+            .unwrap();
+        pool.map_run(a, page(0x11), 1, &fill(&ram, 1, false, 12))
+            .unwrap();
+        assert_eq!(pool.mark_stale_where(|_| true, |_, _| ()), (1, 0));
+        let same = tables(&[(0x10, 0, false, 12), (0x11, 1, false, 12)]);
+        let done = pool.revalidate(a, same);
+        assert_eq!((done.kept, done.unmapped), (2, 0));
+        assert!(pool.slots[a.index()].listed <= 3);
+    }
+
+    #[test]
+    fn a_failed_unmap_during_revalidation_resets_the_window() {
+        let _serial = serial();
+        let ram = guest_ram();
+        let mut pool = Pool::new(1).unwrap();
+        let (a, _) = pool.slot_for(key(1));
+        pool.map_run(a, page(0x10), 2, &fill(&ram, 0, true, 12))
+            .unwrap();
+        pool.mark_stale_where(|_| true, |_, _| ());
+        let _fail = FailEvery::new(1);
+        pool.revalidate(a, tables(&[]));
+        assert!(!pool.is_stale(a));
+        assert!(!pool.is_mapped(a, page(0x10)) && !pool.is_mapped(a, page(0x11)));
+        assert_eq!(pool.stats().invalidation_failures, 1);
+        assert_eq!(pool.stats().mapped_now, 0);
     }
 
     #[test]
