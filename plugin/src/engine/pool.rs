@@ -171,6 +171,13 @@ pub struct Translation {
     pub lg_page_size: u32,
 }
 
+/// What a revalidation does to a mapping that changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Unmap,
+    ReadOnly,
+}
+
 /// What a revalidation did to a window's mappings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Revalidation {
@@ -501,11 +508,11 @@ impl Windows {
 
     /// Makes one page read-only. Only for a page that is mapped: on a
     /// PROT_NONE page it would expose reservation as readable zeros.
-    fn make_read_only(&self, slot: Slot, page: GuestPage) -> Result<(), i32> {
-        let addr = self.pages(slot, page, 1);
-        // SAFETY: changes the protection of one page of our own window, on
+    fn make_read_only(&self, slot: Slot, first: GuestPage, pages: usize) -> Result<(), i32> {
+        let addr = self.pages(slot, first, pages);
+        // SAFETY: changes the protection of pages of our own window, on
         // which no Rust reference exists (see `map_file`).
-        if unsafe { libc::mprotect(addr, PAGE, libc::PROT_READ) } != 0 {
+        if unsafe { libc::mprotect(addr, pages * PAGE, libc::PROT_READ) } != 0 {
             return Err(last_errno());
         }
         Ok(())
@@ -1028,17 +1035,16 @@ impl Pool {
         mut current: impl FnMut(GuestPage) -> Option<Translation>,
     ) -> Revalidation {
         let mut done = Revalidation::default();
-        // Each mapped page once: one unmapped and mapped again is listed
-        // twice.
+        // Each mapped page once (one unmapped and mapped again is listed
+        // twice), in address order, so that neighbours that change alike
+        // make one run and one system call.
         self.compact_list(slot);
         let listed = self.slots[slot.index()].listed as usize;
         let mut kept = 0;
+        let mut run: Option<(Change, GuestPage, usize)> = None;
         for i in 0..listed {
             let page = self.lists.list(slot)[i];
             let entry = self.fwd.get(slot, page);
-            if !entry.is_mapped() {
-                continue;
-            }
             // RAM beyond the reverse map's range is not recorded: such a
             // mapping cannot be compared, so it goes.
             let now = current(page);
@@ -1047,32 +1053,61 @@ impl Pool {
                     t.ram == ram && clamp_lg_page_size(t.lg_page_size) == entry.lg_page_size()
                 })
             });
-            if !same {
+            let change = if !same {
                 // A large mapping's page leaves the large region as it is:
                 // the region only has to cover what is mapped.
-                done.unmapped += self.unmap_range(slot, page, 1);
-                if !self.slots[slot.index()].stale {
-                    // The unmap failed and reset the window.
-                    return done;
-                }
-                continue;
-            }
-            if entry.is_writable() && !now.is_some_and(|t| t.writable) {
-                self.downgrade(slot, page);
-                if !self.slots[slot.index()].stale {
-                    return done;
-                }
-                done.downgraded += 1;
+                Some(Change::Unmap)
+            } else if entry.is_writable() && !now.is_some_and(|t| t.writable) {
+                Some(Change::ReadOnly)
             } else {
-                done.kept += 1;
+                None
+            };
+            match (change, &mut run) {
+                (Some(c), Some((rc, first, n))) if *rc == c && first.plus(*n) == page => *n += 1,
+                _ => {
+                    if let Some(r) = run.take() {
+                        if !self.apply(slot, r, &mut done) {
+                            return done;
+                        }
+                    }
+                    run = change.map(|c| (c, page, 1));
+                }
+            }
+            match change {
+                None => done.kept += 1,
+                Some(Change::Unmap) => continue,
+                Some(Change::ReadOnly) => {}
             }
             self.lists.list(slot)[kept] = page;
             kept += 1;
+        }
+        if let Some(r) = run {
+            if !self.apply(slot, r, &mut done) {
+                return done;
+            }
         }
         let window = self.window(slot);
         window.listed = kept as u32;
         window.stale = false;
         done
+    }
+
+    /// Applies one run of a revalidation's changes; false if that failed
+    /// and reset the window instead.
+    fn apply(
+        &mut self,
+        slot: Slot,
+        (change, first, pages): (Change, GuestPage, usize),
+        done: &mut Revalidation,
+    ) -> bool {
+        match change {
+            Change::Unmap => done.unmapped += self.unmap_range(slot, first, pages),
+            Change::ReadOnly => {
+                self.downgrade_range(slot, first, pages);
+                done.downgraded += pages as u64;
+            }
+        }
+        self.slots[slot.index()].stale
     }
 
     /// Windows whose key satisfies `pred` lose all mappings; `lost` hears
@@ -1170,7 +1205,7 @@ impl Pool {
         let protected = if injected_failure() {
             Err(libc::ENOMEM)
         } else {
-            self.windows.make_read_only(slot, page)
+            self.windows.make_read_only(slot, page, 1)
         };
         match protected {
             Ok(()) => self.fwd.set(slot, page, entry.read_only()),
@@ -1178,6 +1213,26 @@ impl Pool {
                 self.stats.invalidation_failures += 1;
                 self.reset_window(slot);
             }
+        }
+    }
+
+    /// Makes `pages` mapped pages from `first` read-only with one call, or
+    /// failing that drops the window.
+    fn downgrade_range(&mut self, slot: Slot, first: GuestPage, pages: usize) {
+        let protected = if injected_failure() {
+            Err(libc::ENOMEM)
+        } else {
+            self.windows.make_read_only(slot, first, pages)
+        };
+        if protected.is_err() {
+            self.stats.invalidation_failures += 1;
+            self.reset_window(slot);
+            return;
+        }
+        for i in 0..pages {
+            let page = first.plus(i);
+            let entry = self.fwd.get(slot, page);
+            self.fwd.set(slot, page, entry.read_only());
         }
     }
 
