@@ -391,6 +391,13 @@ impl AnonRegion {
         })
     }
 
+    /// A zeroed readable and writable table of `len` bytes for one of the
+    /// maps; `what` names it in the error.
+    fn table(len: usize, what: &str) -> Result<AnonRegion, String> {
+        AnonRegion::new(len, libc::PROT_READ | libc::PROT_WRITE)
+            .map_err(|e| format!("hspt: cannot allocate the {what}: {e}"))
+    }
+
     fn addr(&self) -> usize {
         self.addr as usize
     }
@@ -528,8 +535,7 @@ struct ForwardMap {
 impl ForwardMap {
     fn new(nslots: usize) -> Result<ForwardMap, String> {
         let len = nslots * PAGES_PER_WINDOW * std::mem::size_of::<FwdEntry>();
-        let table = AnonRegion::new(len, libc::PROT_READ | libc::PROT_WRITE)
-            .map_err(|e| format!("hspt: cannot allocate the forward map: {e}"))?;
+        let table = AnonRegion::table(len, "forward map")?;
         Ok(ForwardMap { table, nslots })
     }
 
@@ -585,8 +591,7 @@ struct PageLists {
 impl PageLists {
     fn new(nslots: usize) -> Result<PageLists, String> {
         let len = nslots * LISTED_PAGES * std::mem::size_of::<GuestPage>();
-        let table = AnonRegion::new(len, libc::PROT_READ | libc::PROT_WRITE)
-            .map_err(|e| format!("hspt: cannot allocate the page lists: {e}"))?;
+        let table = AnonRegion::table(len, "page lists")?;
         Ok(PageLists { table, nslots })
     }
 
@@ -622,8 +627,7 @@ type Ways = [RevEntry; RMAP_WAYS];
 impl ReverseMap {
     fn new() -> Result<ReverseMap, String> {
         let len = RMAP_PAGES as usize * std::mem::size_of::<Ways>();
-        let table = AnonRegion::new(len, libc::PROT_READ | libc::PROT_WRITE)
-            .map_err(|e| format!("hspt: cannot allocate the reverse map: {e}"))?;
+        let table = AnonRegion::table(len, "reverse map")?;
         Ok(ReverseMap { table })
     }
 
@@ -1200,20 +1204,8 @@ impl Pool {
 
     /// Makes a mapped page read-only, or failing that drops its window.
     fn downgrade(&mut self, slot: Slot, page: GuestPage) {
-        let entry = self.fwd.get(slot, page);
-        debug_assert!(entry.is_writable());
-        let protected = if injected_failure() {
-            Err(libc::ENOMEM)
-        } else {
-            self.windows.make_read_only(slot, page, 1)
-        };
-        match protected {
-            Ok(()) => self.fwd.set(slot, page, entry.read_only()),
-            Err(_) => {
-                self.stats.invalidation_failures += 1;
-                self.reset_window(slot);
-            }
-        }
+        debug_assert!(self.fwd.get(slot, page).is_writable());
+        self.downgrade_range(slot, page, 1);
     }
 
     /// Makes `pages` mapped pages from `first` read-only with one call, or
