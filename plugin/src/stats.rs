@@ -397,9 +397,10 @@ impl Report {
                 if totals.spt.revalidations > 0 {
                     let _ = writeln!(
                         out,
-                        "hspt: {} windows revalidated after TLBIALL/TLBIASID: {} pages kept",
+                        "hspt: {} windows revalidated after TLBIALL/TLBIASID: {} pages kept, {} in all",
                         human_count(totals.spt.revalidations),
-                        human_count(totals.spt.pages_kept)
+                        human_count(totals.spt.pages_kept),
+                        human_ns(totals.spt.revalidation_ns)
                     );
                 }
                 let _ = writeln!(
@@ -820,7 +821,7 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
     let c = &s.spt;
     let _ = write!(
         out,
-        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"softmmu_user_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"evictions\": {}, \"est_saved_ns\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"revalidations\": {}, \"pages_kept\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
+        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"softmmu_user_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"evictions\": {}, \"est_saved_ns\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"revalidations\": {}, \"pages_kept\": {}, \"revalidation_ns\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
         s.user_accesses,
         s.kernel_accesses,
         s.window_accesses,
@@ -845,6 +846,7 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
         c.windows_reset,
         c.revalidations,
         c.pages_kept,
+        c.revalidation_ns,
         c.code_protects,
         c.entries_softmmu,
         c.fallbacks

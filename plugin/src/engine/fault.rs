@@ -384,12 +384,15 @@ pub(super) fn premap(e: &mut Engine, slot: Slot, page: GuestPage) {
 /// about to be used: keep the mappings whose translation for user mode is
 /// unchanged, drop the others ([`pool::Pool::revalidate`]). Called from
 /// the user-mode entry hook, where QEMU's probe translates for user mode.
-/// Without the probe service, the window is reset.
-pub(super) fn revalidate(e: &mut Engine, slot: Slot) {
+/// Without the probe service, the window is reset. Returns how many
+/// pages the window mapped (checked, or lost to the reset).
+pub(super) fn revalidate(e: &mut Engine, slot: Slot) -> u64 {
     let Some(probe) = HANDLER.get().and_then(|h| h.probe) else {
+        let pages = e.pool.mapped_pages(slot);
         e.pool.reset(slot);
-        return;
+        return pages.into();
     };
+    let started = now_ns();
     let done = e.pool.revalidate(slot, |page| {
         let mut out = abi::hspt_fill::default();
         // SAFETY: QEMU's non-faulting service (never longjmps), on the vCPU
@@ -406,6 +409,11 @@ pub(super) fn revalidate(e: &mut Engine, slot: Slot) {
     e.pending.revalidations += 1;
     e.pending.pages_kept += done.kept + done.downgraded;
     e.pending.pages_invalidated += done.unmapped;
+    let spent = now_ns().saturating_sub(started);
+    e.pending.revalidation_ns += spent;
+    // The window's cost for this stay, as a fault's time is (the policy).
+    e.stay_fault_ns += spent;
+    done.kept + done.downgraded + done.unmapped
 }
 
 /// Fault-around: the faulting page's neighbours in its aligned block of

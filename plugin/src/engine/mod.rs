@@ -73,6 +73,8 @@ pub struct SptCounters {
     /// flush, and the mappings they kept (read-only ones included).
     pub revalidations: u64,
     pub pages_kept: u64,
+    /// Time those revalidations took (the probes and the unmaps).
+    pub revalidation_ns: u64,
 }
 
 impl SptCounters {
@@ -95,6 +97,7 @@ impl SptCounters {
         self.evictions += o.evictions;
         self.revalidations += o.revalidations;
         self.pages_kept += o.pages_kept;
+        self.revalidation_ns += o.revalidation_ns;
     }
 
     /// Faults that ended in a completed access (each one access).
@@ -309,7 +312,12 @@ impl Engine {
             return false;
         }
         if self.pool.is_stale(slot) {
-            fault::revalidate(self, slot);
+            // A global flush reached this window: for the thrash rule it is
+            // a loss, as the reset it replaces was, and the walk's time is
+            // the window's cost like a fault's (policy.rs).
+            let pages = fault::revalidate(self, slot);
+            self.policy
+                .lost_window(&key, pages.min(u32::MAX as u64) as u32);
         }
         self.current = Some(slot);
         if let Some((faulted, page)) = self.fill_in_progress.take() {
@@ -542,6 +550,48 @@ mod tests {
             // The rest still resets: those may change any translation.
             ev(&mut e).tlb_maintenance(abi::HSPT_TLBI_OTHER, 0);
             assert!(!mapped(&e, a, 1) && !mapped(&e, b, 1), "kind {kind}");
+        }
+    }
+
+    /// A user-mode context of ASID `asid` (short descriptors).
+    fn user_context(asid: u8) -> abi::hspt_arm_context {
+        abi::hspt_arm_context {
+            contextidr: asid.into(),
+            mode: abi::HSPT_ARM_MODE_USR,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_flushed_window_that_costs_more_than_it_runs_falls_back() {
+        let _serial = serial();
+        let ram = guest_ram();
+        let ctx = user_context(5);
+        let k = WindowKey::from_context(&ctx);
+        let stay = |e: &mut Engine, window_ns: u64| {
+            let used = e.enter_user(&ctx);
+            e.stay_fault_ns += window_ns;
+            std::thread::sleep(std::time::Duration::from_millis(11));
+            e.leave_user();
+            used
+        };
+        for flushed in [false, true] {
+            let mut e = Engine::new(Pool::new(2).unwrap(), 0, 1, false);
+            e.revalidate = true;
+            let (a, _) = e.pool.slot_for(k);
+            for p in 0..32 {
+                let f = fill(&ram, 3 + p, false, 12);
+                e.pool.map_run(a, GuestPage::from_index(p), 1, &f).unwrap();
+            }
+            assert!(stay(&mut e, 0), "no warm-up: the window is used");
+            if flushed {
+                // Revalidated at the next entry (reset here: no probe).
+                ev(&mut e).tlb_maintenance(abi::HSPT_TLBI_ALL, 0);
+            }
+            // Window work (faults, the revalidation) over half the stay.
+            stay(&mut e, 6_000_000);
+            let fallbacks = e.take_counters().fallbacks;
+            assert_eq!(fallbacks, flushed as u64, "flushed: {flushed}");
         }
     }
 

@@ -8,11 +8,14 @@
 //!   softmmu until it has spent the warm-up time (plugin argument
 //!   `warmup=`, 20 ms by default) in user mode;
 //! - contexts whose windows thrash: more working sets than windows (LRU
-//!   evictions) or than the VMA budget allows. A context that lost a
-//!   populated window and then spent more than a quarter of its user time
-//!   in window faults (the handler's measured time plus the kernel's
-//!   signal cost) goes back to the softmmu for a while (doubling each
-//!   time, from [`BACKOFF_NS`] of its own user time), then tries again.
+//!   evictions) or than the VMA budget allows, or a process that runs a
+//!   little between global flushes (a shell forking children). A context
+//!   that lost a populated window, or had it revalidated after a global
+//!   flush, and then spent more than a quarter of its user time on window
+//!   work (faults: the handler's measured time plus the kernel's signal
+//!   cost; revalidations: their measured time) goes back to the softmmu
+//!   for a while (doubling each time, from [`BACKOFF_NS`] of its own user
+//!   time), then tries again.
 //!
 //! All times are the context's own user-mode time (host clock between its
 //! entry to and exit from user mode), so a context's fate does not depend
@@ -147,7 +150,8 @@ impl Policy {
         None
     }
 
-    /// `key` lost a window holding `pages` pages (LRU or VMA budget).
+    /// `key` lost a window holding `pages` pages (LRU, VMA budget, a
+    /// reset), or had one of `pages` pages revalidated after a global flush.
     pub fn lost_window(&mut self, key: &WindowKey, pages: u32) {
         if pages >= LOSS_PAGES {
             if let Some(i) = self.find(key) {

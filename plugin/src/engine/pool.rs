@@ -1021,6 +1021,11 @@ impl Pool {
         (marked, reset)
     }
 
+    /// Pages the window maps now.
+    pub fn mapped_pages(&self, slot: Slot) -> u32 {
+        self.slots[slot.index()].mapped
+    }
+
     pub fn is_stale(&self, slot: Slot) -> bool {
         self.slots[slot.index()].stale
     }
