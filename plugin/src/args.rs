@@ -79,6 +79,9 @@ pub struct Config {
     /// Map the page of a guest page fault raised from a window when the
     /// guest returns to user mode, if the guest kernel made it valid.
     pub premap: bool,
+    /// Keep an evicted window's page list; when its context gets a window
+    /// again, map the pages that still translate at once.
+    pub restore: bool,
 }
 
 impl Default for Config {
@@ -100,6 +103,7 @@ impl Default for Config {
             revalidate: true,
             tlb_grow: true,
             premap: true,
+            restore: true,
         }
     }
 }
@@ -172,6 +176,10 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "premap",
         "on|off: after a window fault became the guest's page fault, map the page on the way back to user mode if the guest kernel made it valid, instead of faulting again (default on)",
+    ),
+    (
+        "restore",
+        "on|off: when a window is evicted (more processes than windows), keep the list of pages it mapped, and when the process gets a window again map those its tables still translate as before, in runs, instead of faulting each in again (default on)",
     ),
     (
         "fail_every",
@@ -295,6 +303,7 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             "revalidate" => config.revalidate = parse_bool(key, value)?,
             "tlb_grow" => config.tlb_grow = parse_bool(key, value)?,
             "premap" => config.premap = parse_bool(key, value)?,
+            "restore" => config.restore = parse_bool(key, value)?,
             "warmup" => {
                 config.warmup_us = match value.parse::<u64>() {
                     Ok(n) if n <= 10_000_000 => n,

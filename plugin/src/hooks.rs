@@ -231,15 +231,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
     }
     if a.config.hspt {
         check_supported(api, vcpus)?;
-        engine::start(
-            api,
-            a.config.slots,
-            a.config.warmup_us,
-            a.config.around,
-            a.config.premap,
-            a.config.revalidate,
-            a.config.fail_every,
-        )?;
+        engine::start(api, &a.config)?;
     }
     if let Some(path) = &a.config.live_file {
         live::start(path, a.config.live_ms, vcpus)?;

@@ -403,6 +403,15 @@ impl Report {
                         human_ns(totals.spt.revalidation_ns)
                     );
                 }
+                if totals.spt.restorations > 0 {
+                    let _ = writeln!(
+                        out,
+                        "hspt: {} evicted windows restored: {} pages mapped again, {} in all",
+                        human_count(totals.spt.restorations),
+                        human_count(totals.spt.pages_restored),
+                        human_ns(totals.spt.restoration_ns)
+                    );
+                }
                 let _ = writeln!(
                     out,
                     "hspt: faults by cause: {} not mapped, {} write to read-only, {} code page, {} special, {} guest page faults",
@@ -821,7 +830,7 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
     let c = &s.spt;
     let _ = write!(
         out,
-        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"softmmu_user_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"evictions\": {}, \"est_saved_ns\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"revalidations\": {}, \"pages_kept\": {}, \"revalidation_ns\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
+        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"softmmu_user_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"evictions\": {}, \"est_saved_ns\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"revalidations\": {}, \"pages_kept\": {}, \"revalidation_ns\": {}, \"restorations\": {}, \"pages_restored\": {}, \"restoration_ns\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
         s.user_accesses,
         s.kernel_accesses,
         s.window_accesses,
@@ -847,6 +856,9 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
         c.revalidations,
         c.pages_kept,
         c.revalidation_ns,
+        c.restorations,
+        c.pages_restored,
+        c.restoration_ns,
         c.code_protects,
         c.entries_softmmu,
         c.fallbacks

@@ -957,6 +957,63 @@ static void t_window_revalidate(void)
 	run_ops(IN_USER, r6, N_OPS(r6));
 }
 
+/*
+ * A context whose window was evicted (more contexts than windows: slots=1)
+ * gets its pages back when it runs again (restore=on), but only as its
+ * tables give them then: changed while another context ran (read-only,
+ * another page, unmapped, PL1 only, with the TLBIMVA the architecture
+ * asks for), each must behave as the new descriptor says.
+ */
+static void t_window_restore(void)
+{
+	const u32 A1 = 29, A2 = 30, f = AP_RW | DOM(1) | NG, n = 24;
+	const u32 U = 0x10e00000, O = 0x10e80000;
+	const u32 base = pa_alloc(n * SZ_4K, SZ_4K), other = pa_alloc(SZ_4K, SZ_4K),
+		  elsewhere = pa_alloc(SZ_4K, SZ_4K);
+
+	set_asid(A1);
+	for (u32 i = 0; i < n; i++)
+		map_small(K, U + i * SZ_4K, base + i * SZ_4K, f);
+	dsb();
+	note("U 0x%08x: %u user RW pages, nG, ASID %u", U, n, A1);
+	struct op r1[] = { LD(U, base), LD(U + 0x1000, base + 0x1000),
+			   LD(U + 0x2000, base + 0x2000),
+			   LD(U + 0x3000, base + 0x3000),
+			   LD(U + 0x4000, base + 0x4000),
+			   LD(U + 0x5000, base + 0x5000),
+			   LD(U + 0x10000, base + 0x10000),
+			   LD(U + 0x17000, base + 0x17000),
+			   ST(U + 0x5008, 0x66), ST(U + 0x6008, 0x77) };
+	run_ops(IN_USER, r1, N_OPS(r1));
+
+	set_asid(A2);
+	map_small(K, O, other, f);
+	dsb();
+	struct op r2[] = { LD(O, other) };
+	run_ops(IN_USER, r2, N_OPS(r2));
+	map_small(K, U + 0x1000, base + 0x1000, AP_RO | DOM(1) | NG);
+	map_small(K, U + 0x2000, elsewhere, f);
+	unmap_small(K, U + 0x3000);
+	map_small(K, U + 0x4000, base + 0x4000, AP_PL1 | DOM(1) | NG);
+	for (u32 i = 1; i <= 4; i++)
+		tlbimva(U + i * SZ_4K, A1);
+	note("ASID %u ran; then for ASID %u: U+1 read-only, U+2 -> 0x%08x, "
+	     "U+3 unmapped, U+4 PL1 only; TLBIMVA each", A2, A1, elsewhere);
+
+	set_asid(A1);
+	note("back to ASID %u", A1);
+	struct op r3[] = { LD(U, base), LD(U + 0x1000, base + 0x1000),
+			   STF(U + 0x1008, 0x88, FS_PERM_PAGE),
+			   LD(U + 0x2000, elsewhere),
+			   ST(U + 0x2008, 0x99), LD(U + 0x2008, 0x99),
+			   LDF(U + 0x3000, FS_TRANS_PAGE),
+			   LDF(U + 0x4000, FS_PERM_PAGE),
+			   LD(U + 0x5008, 0x66), LD(U + 0x6008, 0x77),
+			   ST(U + 0x7008, 0xaa), LD(U + 0x7008, 0xaa),
+			   LD(U + 0x17000, base + 0x17000) };
+	run_ops(IN_USER, r3, N_OPS(r3));
+}
+
 const struct test_case cases[] = {
 	{ "section_tlbimva", t_section_tlbimva },
 	{ "large_tlbimvaa", t_large_tlbimvaa },
@@ -974,6 +1031,7 @@ const struct test_case cases[] = {
 	{ "asid_pl1", t_asid_pl1 },
 	{ "revalidate", t_revalidate },
 	{ "window_revalidate", t_window_revalidate },
+	{ "window_restore", t_window_restore },
 	/*
 	 * Last: its MMIO access from user mode makes QEMU run the harness's
 	 * access code through the softmmu from then on (the page of a block

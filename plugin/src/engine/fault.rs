@@ -416,6 +416,30 @@ pub(super) fn revalidate(e: &mut Engine, slot: Slot) -> u64 {
     done.kept + done.downgraded + done.unmapped
 }
 
+/// A new window for a context whose evicted window's page list was kept:
+/// map those pages that still translate for user mode, in runs
+/// ([`pool::Pool::restore`]). Called from the user-mode entry hook, like
+/// [`revalidate`]; its time is the window's cost for the policy.
+pub(super) fn restore(e: &mut Engine, slot: Slot) {
+    let Some(probe) = HANDLER.get().and_then(|h| h.probe) else {
+        return;
+    };
+    let started = now_ns();
+    let done = e.pool.restore(slot, |page| {
+        let mut out = abi::hspt_fill::default();
+        // SAFETY: QEMU's non-faulting service (never longjmps), on the vCPU
+        // thread in a hook; `out` is ours.
+        let kind = unsafe { probe(page.vaddr(), &mut out) };
+        (kind == abi::HSPT_FILL_RAM && out.prot & abi::HSPT_PROT_READ != 0).then_some(out)
+    });
+    let spent = now_ns().saturating_sub(started);
+    e.pending.restorations += 1;
+    e.pending.pages_restored += done.pages;
+    e.pending.pages_mapped += done.pages;
+    e.pending.restoration_ns += spent;
+    e.stay_fault_ns += spent;
+}
+
 /// Fault-around: the faulting page's neighbours in its aligned block of
 /// `around` pages join its mapping when they are not mapped yet, a load
 /// would find them in RAM now, and they continue the faulting page's run

@@ -75,6 +75,11 @@ pub struct SptCounters {
     pub pages_kept: u64,
     /// Time those revalidations took (the probes and the unmaps).
     pub revalidation_ns: u64,
+    /// New windows of contexts whose evicted window's pages were mapped
+    /// again at once ([`pool::Pool::restore`]), those pages, and the time.
+    pub restorations: u64,
+    pub pages_restored: u64,
+    pub restoration_ns: u64,
 }
 
 impl SptCounters {
@@ -98,6 +103,9 @@ impl SptCounters {
         self.revalidations += o.revalidations;
         self.pages_kept += o.pages_kept;
         self.revalidation_ns += o.revalidation_ns;
+        self.restorations += o.restorations;
+        self.pages_restored += o.pages_restored;
+        self.restoration_ns += o.restoration_ns;
     }
 
     /// Faults that ended in a completed access (each one access).
@@ -211,20 +219,13 @@ fn has_fsgsbase() -> bool {
 }
 
 /// Reserves the pool and installs the fault handler.
-pub fn start(
-    api: &'static abi::hspt_qemu_api,
-    slots: usize,
-    warmup_us: u64,
-    around: usize,
-    premap: bool,
-    revalidate: bool,
-    fail_every: u32,
-) -> Result<(), String> {
-    let pool = Pool::new(slots)?;
+pub fn start(api: &'static abi::hspt_qemu_api, config: &crate::args::Config) -> Result<(), String> {
+    let mut pool = Pool::new(config.slots)?;
+    pool.set_keep_evicted(config.restore);
     fault::install_handler(api, pool.address_range())?;
-    pool::set_fail_injection(fail_every);
-    let mut engine = Engine::new(pool, warmup_us, around, premap);
-    engine.revalidate = revalidate;
+    pool::set_fail_injection(config.fail_every);
+    let mut engine = Engine::new(pool, config.warmup_us, config.around, config.premap);
+    engine.revalidate = config.revalidate;
     if ENGINE.set(EngineCell(UnsafeCell::new(engine))).is_err() {
         return Err("hspt: engine started twice".into());
     }
@@ -311,7 +312,9 @@ impl Engine {
             self.pending.entries_softmmu += 1;
             return false;
         }
-        if self.pool.is_stale(slot) {
+        if self.pool.has_ghost(slot) {
+            fault::restore(self, slot);
+        } else if self.pool.is_stale(slot) {
             // A global flush reached this window: for the thrash rule it is
             // a loss, as the reset it replaces was, and the walk's time is
             // the window's cost like a fault's (policy.rs).

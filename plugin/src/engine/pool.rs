@@ -45,6 +45,11 @@ const VMA_RESERVE: usize = 4096;
 /// Pages each window lists for revalidation after a global flush (a
 /// window that mapped more since its last reset is reset instead).
 const LISTED_PAGES: usize = 4096;
+/// Page lists of evicted windows kept for [`Pool::restore`] (LRU).
+const GHOSTS: usize = 64;
+/// An evicted window's list is kept only if it has this many pages: a
+/// context that mapped less refaults it cheaply.
+const GHOST_MIN_PAGES: u32 = 16;
 /// A large-page region of more pages than this (64 MiB) is dropped by
 /// resetting its window: cheaper than scanning its forward-map rows.
 const LARGE_REGION_SCAN_LIMIT: usize = 1 << 14;
@@ -748,6 +753,28 @@ struct Window {
     /// A global flush came since the mappings were checked: they must be
     /// revalidated against the guest's tables before user code uses them.
     stale: bool,
+    /// The page list kept when this key's previous window was evicted,
+    /// until [`Pool::restore`] maps its pages again.
+    ghost: Option<u8>,
+}
+
+/// The page list of an evicted window, kept under its key so that when
+/// the context gets a window again the pages that still translate are
+/// mapped at once (in runs), not one fault each. Only a hint: every page
+/// is translated again before it is mapped.
+#[derive(Debug, Clone, Copy, Default)]
+struct Ghost {
+    key: Option<WindowKey>,
+    listed: u32,
+    last_used: u64,
+}
+
+/// What a [`Pool::restore`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Restoration {
+    /// Pages mapped again, and the mmaps that took.
+    pub pages: u64,
+    pub runs: u64,
 }
 
 /// Pool-wide counters for the report.
@@ -776,6 +803,10 @@ pub struct Pool {
     rmap: ReverseMap,
     lists: PageLists,
     slots: [Window; MAX_SLOTS],
+    /// Evicted windows' lists, when `keep_evicted` ([`Pool::restore`]).
+    ghosts: [Ghost; GHOSTS],
+    ghost_lists: PageLists,
+    keep_evicted: bool,
     clock: u64,
     /// Slots that ever held a window (bit per slot), for the report.
     ever_used: [u64; MAX_SLOTS / 64],
@@ -797,6 +828,7 @@ impl Pool {
         let fwd = ForwardMap::new(nslots)?;
         let rmap = ReverseMap::new()?;
         let lists = PageLists::new(nslots)?;
+        let ghost_lists = PageLists::new(GHOSTS)?;
         let max_map_count = read_number("/proc/sys/vm/max_map_count").unwrap_or(65530);
         let in_use = std::fs::read_to_string("/proc/self/maps")
             .map(|m| m.lines().count())
@@ -807,6 +839,9 @@ impl Pool {
             rmap,
             lists,
             slots: [Window::default(); MAX_SLOTS],
+            ghosts: [Ghost::default(); GHOSTS],
+            ghost_lists,
+            keep_evicted: false,
             clock: 0,
             ever_used: [0; MAX_SLOTS / 64],
             mapped_total: 0,
@@ -826,6 +861,11 @@ impl Pool {
         let vmas = vmas.max(2);
         self.stats.vma_budget = vmas as u64;
         self.max_mapped = vmas / 2;
+    }
+
+    /// Whether an evicted window's page list is kept for [`Pool::restore`].
+    pub fn set_keep_evicted(&mut self, on: bool) {
+        self.keep_evicted = on;
     }
 
     /// Counters for the report, with the pages mapped now.
@@ -906,8 +946,9 @@ impl Pool {
             .unwrap_or(Slot(0));
         let old = self.slots[victim.index()];
         let lost = old.key.map(|k| (k, old.mapped));
-        if lost.is_some() {
+        if let Some(old_key) = old.key {
             self.stats.evictions += 1;
+            self.keep_ghost(victim, old_key);
             self.reset(victim);
         }
         let (word, bit) = (victim.index() / 64, 1 << (victim.index() % 64));
@@ -915,12 +956,113 @@ impl Pool {
             self.ever_used[word] |= bit;
             self.stats.windows_used += 1;
         }
+        let ghost = self
+            .ghosts
+            .iter()
+            .position(|g| g.key == Some(key))
+            .map(|g| g as u8);
         *self.window(victim) = Window {
             key: Some(key),
             last_used: clock,
+            ghost,
             ..Window::default()
         };
         (victim, lost)
+    }
+
+    /// Before `slot`, the window of `key`, is evicted: keeps its page list
+    /// (the pages still mapped) in the ghost of `key`, an unused one or the
+    /// least recently used. Not for a list that overflowed (it does not
+    /// name every page) or a short one.
+    fn keep_ghost(&mut self, slot: Slot, key: WindowKey) {
+        if !self.keep_evicted || self.slots[slot.index()].list_overflowed {
+            return;
+        }
+        self.compact_list(slot);
+        let listed = self.slots[slot.index()].listed;
+        if listed < GHOST_MIN_PAGES {
+            return;
+        }
+        let g = self
+            .ghosts
+            .iter()
+            .position(|g| g.key == Some(key))
+            .unwrap_or_else(|| {
+                (0..GHOSTS)
+                    .min_by_key(|&g| (self.ghosts[g].key.is_some(), self.ghosts[g].last_used))
+                    .unwrap_or(0)
+            });
+        let n = listed as usize;
+        let from = &self.lists.list(slot)[..n];
+        self.ghost_lists.list(Slot::new(g))[..n].copy_from_slice(from);
+        self.ghosts[g] = Ghost {
+            key: Some(key),
+            listed,
+            last_used: self.clock,
+        };
+    }
+
+    /// Whether `slot` is a new window for a context whose evicted window's
+    /// pages were kept: [`Pool::restore`] maps those that still translate.
+    pub fn has_ghost(&self, slot: Slot) -> bool {
+        self.slots[slot.index()].ghost.is_some()
+    }
+
+    /// Maps again, into the new window `slot`, the pages its context's
+    /// evicted window had mapped, as far as `current` (the guest's
+    /// translation of a page for user mode now, as a fill; None: not RAM,
+    /// not accessible) still gives them. Neighbouring pages that continue
+    /// each other's run of RAM with one protection and mapping size take
+    /// one mmap. Stops at the VMA budget (restoring evicts nobody) or at a
+    /// failed mmap. Every mapping made is one a fault now would make, so,
+    /// like fault-around, it is what a real TLB may hold (a speculative
+    /// walk of the current tables).
+    pub fn restore(
+        &mut self,
+        slot: Slot,
+        mut current: impl FnMut(GuestPage) -> Option<abi::hspt_fill>,
+    ) -> Restoration {
+        let mut done = Restoration::default();
+        let key = self.slots[slot.index()].key;
+        let Some(g) = self.window(slot).ghost.take().map(usize::from) else {
+            return done;
+        };
+        if self.ghosts[g].key != key {
+            return done;
+        }
+        let listed = std::mem::take(&mut self.ghosts[g]).listed as usize;
+        let mut run: Option<(GuestPage, usize, abi::hspt_fill)> = None;
+        // The list is sorted (compacted when kept): neighbours are adjacent.
+        for i in 0..=listed {
+            let next = (i < listed).then(|| self.ghost_lists.list(Slot::new(g))[i]);
+            let now = next
+                .filter(|&page| !self.fwd.get(slot, page).is_mapped())
+                .and_then(|page| current(page).map(|f| (page, f)));
+            if let (Some((first, n, f)), Some((page, pf))) = (&mut run, &now) {
+                let step = *n as u64 * PAGE as u64;
+                if first.plus(*n) == *page
+                    && pf.fd == f.fd
+                    && pf.prot == f.prot
+                    && pf.lg_page_size == f.lg_page_size
+                    && pf.fd_offset == f.fd_offset + step
+                    && pf.ram_addr == f.ram_addr + step
+                {
+                    *n += 1;
+                    continue;
+                }
+            }
+            if let Some((first, n, f)) = run.take() {
+                if self.mapped_total + n > self.max_mapped
+                    || self.map_run(slot, first, n, &f).is_err()
+                {
+                    return done;
+                }
+                done.pages += n as u64;
+                done.runs += 1;
+            }
+            run = now.map(|(page, f)| (page, 1, f));
+        }
+        done
     }
 
     /// Gives up the window of `key`, if it has one (its mappings go).
@@ -956,6 +1098,7 @@ impl Pool {
         window.listed = 0;
         window.list_overflowed = false;
         window.stale = false;
+        window.ghost = None;
         self.mapped_total -= lost;
         self.stats.resets += 1;
     }
@@ -1652,6 +1795,84 @@ pub(super) mod tests {
                     lg_page_size,
                 })
         }
+    }
+
+    #[test]
+    fn an_evicted_windows_pages_that_still_translate_come_back_in_runs() {
+        let _serial = serial();
+        let ram = guest_ram();
+        let mut pool = Pool::new(1).unwrap();
+        pool.set_keep_evicted(true);
+        let (a, _) = pool.slot_for(key(1));
+        // 0x10..0x20 writable RAM 0..16, 0x40..0x44 read-only RAM 20..24.
+        pool.map_run(a, page(0x10), 16, &fill(&ram, 0, true, 12))
+            .unwrap();
+        pool.map_run(a, page(0x40), 4, &fill(&ram, 20, false, 12))
+            .unwrap();
+        let (b, lost) = pool.slot_for(key(2));
+        assert_eq!(lost, Some((key(1), 20)), "one window: evicted");
+        assert!(!pool.has_ghost(b) && !pool.is_mapped(b, page(0x10)));
+        let (a, _) = pool.slot_for(key(1));
+        assert!(pool.has_ghost(a) && !pool.is_mapped(a, page(0x10)));
+        let now = |p: GuestPage| -> Option<abi::hspt_fill> {
+            match p.index() {
+                0x18 => Some(fill(&ram, 30, true, 12)),  // another RAM page
+                0x1a => Some(fill(&ram, 10, false, 12)), // now read-only
+                v @ 0x10..0x20 => Some(fill(&ram, v - 0x10, true, 12)),
+                0x42 => None, // no translation any more
+                v @ 0x40..0x44 => Some(fill(&ram, v - 0x40 + 20, false, 12)),
+                _ => panic!("page {p:?} was never mapped"),
+            }
+        };
+        let done = pool.restore(a, now);
+        // Runs: 0x10-0x17, 0x18, 0x19, 0x1a, 0x1b-0x1f, 0x40-0x41, 0x43.
+        assert_eq!(done, Restoration { pages: 19, runs: 7 });
+        assert!(!pool.has_ghost(a));
+        for v in (0x10..0x20).chain([0x40, 0x41, 0x43]) {
+            assert!(pool.is_mapped(a, page(v)), "page {v:#x}");
+        }
+        assert_eq!(read_word(addr(&pool, a, 0x17)), pattern(7));
+        assert_eq!(read_word(addr(&pool, a, 0x18)), pattern(30));
+        assert_eq!(read_word(addr(&pool, a, 0x19)), pattern(9));
+        assert_eq!(perms(addr(&pool, a, 0x19)), "rw-s");
+        assert_eq!(perms(addr(&pool, a, 0x1a)), "r--s");
+        assert_eq!(read_word(addr(&pool, a, 0x43)), pattern(23));
+        assert_eq!(perms(addr(&pool, a, 0x42)), "---p");
+        // The list was used up: the next new window starts empty.
+        pool.slot_for(key(2));
+        let (a, _) = pool.slot_for(key(1));
+        assert!(pool.has_ghost(a), "evicted again with 19 pages: kept again");
+        assert_eq!(pool.restore(a, |_| None), Restoration::default());
+        assert!(!pool.is_mapped(a, page(0x10)));
+    }
+
+    #[test]
+    fn short_overflowed_or_unwanted_lists_are_not_kept() {
+        let _serial = serial();
+        let ram = guest_ram();
+        for (keep, pages) in [(false, 64), (true, GHOST_MIN_PAGES as usize - 1)] {
+            let mut pool = Pool::new(1).unwrap();
+            pool.set_keep_evicted(keep);
+            let (a, _) = pool.slot_for(key(1));
+            pool.map_run(a, page(0x10), pages, &fill(&ram, 0, false, 12))
+                .unwrap();
+            pool.slot_for(key(2));
+            let (a, _) = pool.slot_for(key(1));
+            assert!(!pool.has_ghost(a), "keep {keep}, {pages} pages");
+        }
+        let mut pool = Pool::new(1).unwrap();
+        pool.set_keep_evicted(true);
+        let (a, _) = pool.slot_for(key(1));
+        for i in 0..=LISTED_PAGES {
+            pool.map_run(a, page(0x100 + i), 1, &fill(&ram, i % 64, false, 12))
+                .unwrap();
+        }
+        pool.slot_for(key(2));
+        let (a, _) = pool.slot_for(key(1));
+        assert!(
+            !pool.has_ghost(a),
+            "a list that overflowed names too little"
+        );
     }
 
     #[test]
