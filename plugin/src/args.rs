@@ -167,7 +167,7 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ),
     (
         "revalidate",
-        "on|off: after a TLBIALL(IS) (every fork and exit of a Linux guest) or TLBIASID(IS), windows keep each page the guest's tables still map as before, checked when the process next enters user mode, instead of faulting every page in again; with precise=on, QEMU keeps each kernel block whose page still maps to the same RAM page (default on: faster for fork servers and pipelines; off was faster for back-to-back fork+exec of short programs, see the README)",
+        "on|off: after a TLBIALL(IS) (every fork and exit of a Linux guest) or TLBIASID(IS), windows keep each page the guest's tables still map as before, checked when the process next enters user mode, instead of faulting every page in again; with precise=on, QEMU keeps each kernel block whose page still maps to the same RAM page (default on)",
     ),
     (
         "tlb_grow",
