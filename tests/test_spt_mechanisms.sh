@@ -34,6 +34,9 @@ check(tlb["misses"]["not_mapped"] > 0 and tlb["hits"] > 0, "tlbtest ran through 
 kids = [p for p in procs if p["label"] == "forkmany" and p["label_source"] == "fork"]
 check(len(kids) >= 200, f"forkmany: {len(kids)} children seen (ASIDs reused past 256 merge)")
 check(pool["evictions"] > 256, f"more address spaces than windows: {pool['evictions']} LRU evictions")
+restored = d["totals"]["spt"]
+check(restored["restorations"] > 0 and restored["pages_restored"] >= 16,
+      f"evicted windows got their pages back at once: {restored['restorations']} restorations, {restored['pages_restored']} pages")
 exe = [p for p in procs if p["label"] == "exectest"]
 check(len(exe) >= 12, f"exec: {len(exe)} address spaces of exectest")
 t = d["totals"]["spt"]
