@@ -566,7 +566,7 @@ mod tests {
     }
 
     #[test]
-    fn a_flushed_window_that_costs_more_than_it_runs_falls_back() {
+    fn a_flushed_window_whose_work_outweighs_its_stay_falls_back() {
         let _serial = serial();
         let ram = guest_ram();
         let ctx = user_context(5);
@@ -591,8 +591,10 @@ mod tests {
                 // Revalidated at the next entry (reset here: no probe).
                 ev(&mut e).tlb_maintenance(abi::HSPT_TLBI_ALL, 0);
             }
-            // Window work (faults, the revalidation) over half the stay.
-            stay(&mut e, 6_000_000);
+            // Window work (faults, the revalidation) of 50 ms in a stay of
+            // 11 ms or a little more: far over a quarter of it, however
+            // late the sleep returns.
+            stay(&mut e, 50_000_000);
             let fallbacks = e.take_counters().fallbacks;
             assert_eq!(fallbacks, flushed as u64, "flushed: {flushed}");
         }
