@@ -380,30 +380,34 @@ pub(super) fn premap(e: &mut Engine, slot: Slot, page: GuestPage) {
     }
 }
 
+/// What QEMU's probe gives for a user-mode load from `page` in a hook:
+/// the fill of a readable RAM page, or None (not RAM, not accessible).
+fn probe_in_hook(probe: Probe, page: GuestPage) -> Option<abi::hspt_fill> {
+    let mut out = abi::hspt_fill::default();
+    // SAFETY: QEMU's non-faulting service (never longjmps), called on the
+    // vCPU thread from a user-mode entry hook; `out` is ours.
+    let kind = unsafe { probe(page.vaddr(), &mut out) };
+    (kind == abi::HSPT_FILL_RAM && out.prot & abi::HSPT_PROT_READ != 0).then_some(out)
+}
+
 /// A stale window (a global flush came since its pages were mapped) is
 /// about to be used: keep the mappings whose translation for user mode is
 /// unchanged, drop the others ([`pool::Pool::revalidate`]). Called from
 /// the user-mode entry hook, where QEMU's probe translates for user mode.
 /// Without the probe service, the window is reset. Returns how many
 /// pages the window mapped (checked, or lost to the reset).
-pub(super) fn revalidate(e: &mut Engine, slot: Slot) -> u64 {
+pub(super) fn revalidate(e: &mut Engine, slot: Slot) -> u32 {
+    let pages = e.pool.mapped_pages(slot);
     let Some(probe) = HANDLER.get().and_then(|h| h.probe) else {
-        let pages = e.pool.mapped_pages(slot);
         e.pool.reset(slot);
-        return pages.into();
+        return pages;
     };
     let started = now_ns();
     let done = e.pool.revalidate(slot, |page| {
-        let mut out = abi::hspt_fill::default();
-        // SAFETY: QEMU's non-faulting service (never longjmps), on the vCPU
-        // thread in a hook; `out` is ours.
-        let kind = unsafe { probe(page.vaddr(), &mut out) };
-        (kind == abi::HSPT_FILL_RAM && out.prot & abi::HSPT_PROT_READ != 0).then(|| {
-            pool::Translation {
-                ram: pool::RamPage::containing(out.ram_addr),
-                writable: out.prot & abi::HSPT_PROT_WRITE != 0,
-                lg_page_size: out.lg_page_size,
-            }
+        probe_in_hook(probe, page).map(|out| pool::Translation {
+            ram: pool::RamPage::containing(out.ram_addr),
+            writable: out.prot & abi::HSPT_PROT_WRITE != 0,
+            lg_page_size: out.lg_page_size,
         })
     });
     e.pending.revalidations += 1;
@@ -413,7 +417,7 @@ pub(super) fn revalidate(e: &mut Engine, slot: Slot) -> u64 {
     e.pending.revalidation_ns += spent;
     // The window's cost for this stay, as a fault's time is (the policy).
     e.stay_fault_ns += spent;
-    done.kept + done.downgraded + done.unmapped
+    pages
 }
 
 /// A new window for a context whose evicted window's page list was kept:
@@ -425,13 +429,7 @@ pub(super) fn restore(e: &mut Engine, slot: Slot) {
         return;
     };
     let started = now_ns();
-    let done = e.pool.restore(slot, |page| {
-        let mut out = abi::hspt_fill::default();
-        // SAFETY: QEMU's non-faulting service (never longjmps), on the vCPU
-        // thread in a hook; `out` is ours.
-        let kind = unsafe { probe(page.vaddr(), &mut out) };
-        (kind == abi::HSPT_FILL_RAM && out.prot & abi::HSPT_PROT_READ != 0).then_some(out)
-    });
+    let done = e.pool.restore(slot, |page| probe_in_hook(probe, page));
     let spent = now_ns().saturating_sub(started);
     e.pending.restorations += 1;
     e.pending.pages_restored += done.pages;
@@ -466,13 +464,7 @@ fn run_around(
         // SAFETY: QEMU's non-faulting service (never longjmps), on the
         // vCPU thread inside the fault handler like fill; `f` is ours.
         let kind = unsafe { probe(neighbour.vaddr(), &mut f) };
-        let step = (v as i64 - page.index() as i64) * PAGE as i64;
-        kind == abi::HSPT_FILL_RAM
-            && f.fd == out.fd
-            && f.prot == out.prot
-            && f.lg_page_size == out.lg_page_size
-            && f.fd_offset as i64 == out.fd_offset as i64 + step
-            && f.ram_addr as i64 == out.ram_addr as i64 + step
+        kind == abi::HSPT_FILL_RAM && pool::continues_run(out, v as i64 - page.index() as i64, &f)
     };
     let (first, len) = run_bounds(page.index(), e.around, continues);
     (GuestPage::from_index(first), len)

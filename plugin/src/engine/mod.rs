@@ -319,8 +319,7 @@ impl Engine {
             // a loss, as the reset it replaces was, and the walk's time is
             // the window's cost like a fault's (policy.rs).
             let pages = fault::revalidate(self, slot);
-            self.policy
-                .lost_window(&key, pages.min(u32::MAX as u64) as u32);
+            self.policy.lost_window(&key, pages);
         }
         self.current = Some(slot);
         if let Some((faulted, page)) = self.fill_in_progress.take() {

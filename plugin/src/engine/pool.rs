@@ -769,6 +769,19 @@ struct Ghost {
     last_used: u64,
 }
 
+/// Whether `next`, the fill of the page `pages` pages after the one of
+/// `base` (negative: before), continues `base`'s run of guest RAM: the
+/// same file and protection, the same guest mapping size, and the RAM
+/// offset `pages` pages on, so that one mmap can map both.
+pub fn continues_run(base: &abi::hspt_fill, pages: i64, next: &abi::hspt_fill) -> bool {
+    let step = pages * PAGE as i64;
+    next.fd == base.fd
+        && next.prot == base.prot
+        && next.lg_page_size == base.lg_page_size
+        && next.fd_offset as i64 == base.fd_offset as i64 + step
+        && next.ram_addr as i64 == base.ram_addr as i64 + step
+}
+
 /// What a [`Pool::restore`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Restoration {
@@ -1030,23 +1043,16 @@ impl Pool {
         if self.ghosts[g].key != key {
             return done;
         }
+        // Taken when the window is made, before anything can map into it.
+        debug_assert_eq!(self.slots[slot.index()].mapped, 0);
         let listed = std::mem::take(&mut self.ghosts[g]).listed as usize;
         let mut run: Option<(GuestPage, usize, abi::hspt_fill)> = None;
         // The list is sorted (compacted when kept): neighbours are adjacent.
         for i in 0..=listed {
             let next = (i < listed).then(|| self.ghost_lists.list(Slot::new(g))[i]);
-            let now = next
-                .filter(|&page| !self.fwd.get(slot, page).is_mapped())
-                .and_then(|page| current(page).map(|f| (page, f)));
+            let now = next.and_then(|page| current(page).map(|f| (page, f)));
             if let (Some((first, n, f)), Some((page, pf))) = (&mut run, &now) {
-                let step = *n as u64 * PAGE as u64;
-                if first.plus(*n) == *page
-                    && pf.fd == f.fd
-                    && pf.prot == f.prot
-                    && pf.lg_page_size == f.lg_page_size
-                    && pf.fd_offset == f.fd_offset + step
-                    && pf.ram_addr == f.ram_addr + step
-                {
+                if first.plus(*n) == *page && continues_run(f, *n as i64, pf) {
                     *n += 1;
                     continue;
                 }
