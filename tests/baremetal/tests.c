@@ -891,6 +891,60 @@ static void t_revalidate(void)
 }
 
 /*
+ * Code pages remapped, then flushed by address: neither the user nor the
+ * kernel block of the old page may run again, whichever form of TLBIMVA
+ * flushed it. QEMU with jmp_cache=on drops from its jump cache only the
+ * blocks of the flushed page (and of the page before), not the whole
+ * group of pages that hash alike, and must find them in both ways of the
+ * set they hash to; B is in A's group (65 pages on, same offset, so the
+ * same set) and its blocks must stay right. With local_tlbi=on, the Inner Shareable forms
+ * flush at once on this single CPU.
+ */
+static void t_code_page_flush(void)
+{
+	const u32 asid = 29;
+	const u32 A = 0x93000000, B = A + 65 * SZ_4K, f = AP_RW | DOM(1);
+	u32 c[7];
+
+	for (int i = 0; i < 7; i++) {
+		c[i] = pa_alloc(SZ_4K, SZ_4K);
+		put_return(c[i], i + 1);
+	}
+	set_asid(asid);
+	map_small(K, A, c[0], f | NG);
+	map_small(K, B, c[6], f);
+	dsb();
+	note("A 0x%08x nG, B 0x%08x global: code returning 1 and 7, called at PL0 and PL1", A, B);
+	/* B first: A's two blocks (PL0, PL1) then share a set of the cache. */
+	calls(B, B, 7);
+	calls(A, A, 1);
+
+	map_small(K, A, c[1], f | NG);
+	tlbimva(A, asid);
+	note("A -> code returning 2; TLBIMVA");
+	calls(A, A, 2);
+	calls(B, B, 7);
+	map_small(K, A, c[2], f | NG);
+	tlbimvaa(A);
+	note("A -> code returning 3; TLBIMVAA");
+	calls(A, A, 3);
+	map_small(K, A, c[3], f | NG);
+	tlbimva_is(A, asid);
+	note("A -> code returning 4; TLBIMVAIS");
+	calls(A, A, 4);
+	calls(B, B, 7);
+	map_small(K, A, c[4], f | NG);
+	tlbimvaa_is(A);
+	note("A -> code returning 5; TLBIMVAAIS");
+	calls(A, A, 5);
+	map_small(K, B, c[5], f);
+	tlbimvaa_is(B);
+	note("B -> code returning 6; TLBIMVAAIS");
+	calls(B, B, 6);
+	calls(A, A, 5);
+}
+
+/*
  * User pages across TLBIALL and TLBIASID: a window may keep a page whose
  * translation did not change (revalidate=on) and must drop or narrow the
  * others, whatever the change: another page, read-only, unmapped, PL1
@@ -1032,6 +1086,7 @@ const struct test_case cases[] = {
 	{ "revalidate", t_revalidate },
 	{ "window_revalidate", t_window_revalidate },
 	{ "window_restore", t_window_restore },
+	{ "code_page_flush", t_code_page_flush },
 	/*
 	 * Last: its MMIO access from user mode makes QEMU run the harness's
 	 * access code through the softmmu from then on (the page of a block
