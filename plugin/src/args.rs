@@ -82,12 +82,6 @@ pub struct Config {
     /// Keep an evicted window's page list; when its context gets a window
     /// again, map the pages that still translate at once.
     pub restore: bool,
-    /// Ask QEMU for a two-way jump cache whose page flushes drop only the
-    /// flushed page's blocks.
-    pub jmp_cache: bool,
-    /// Ask QEMU to do inner shareable TLB maintenance at once on a machine
-    /// with a single vCPU, instead of leaving the vCPU loop for each.
-    pub local_tlbi: bool,
 }
 
 impl Default for Config {
@@ -110,8 +104,6 @@ impl Default for Config {
             tlb_grow: true,
             premap: true,
             restore: true,
-            jmp_cache: true,
-            local_tlbi: true,
         }
     }
 }
@@ -188,14 +180,6 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "restore",
         "on|off: when a window is evicted (more processes than windows), keep the list of pages it mapped, and when the process gets a window again map those its tables still translate as before, in runs, instead of faulting each in again (default on)",
-    ),
-    (
-        "jmp_cache",
-        "on|off: QEMU's jump cache of blocks by address is two-way set associative, and flushing a page drops only that page's blocks from it, not every block that hashes like them (default on; off = stock QEMU's)",
-    ),
-    (
-        "local_tlbi",
-        "on|off: with a single vCPU, inner shareable TLB maintenance (TLBIMVAIS and the like, a Linux guest's usual form) is done at once, as the non-shareable form, instead of as safe work that makes the vCPU leave its loop each time (default on)",
     ),
     (
         "fail_every",
@@ -320,8 +304,6 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             "tlb_grow" => config.tlb_grow = parse_bool(key, value)?,
             "premap" => config.premap = parse_bool(key, value)?,
             "restore" => config.restore = parse_bool(key, value)?,
-            "jmp_cache" => config.jmp_cache = parse_bool(key, value)?,
-            "local_tlbi" => config.local_tlbi = parse_bool(key, value)?,
             "warmup" => {
                 config.warmup_us = match value.parse::<u64>() {
                     Ok(n) if n <= 10_000_000 => n,

@@ -143,8 +143,6 @@ fn accel_flags(config: &Config) -> u32 {
         (config.precise, abi::HSPT_ACCEL_PRECISE_FLUSH),
         (config.keep_global, abi::HSPT_ACCEL_KEEP_GLOBAL),
         (config.revalidate, abi::HSPT_ACCEL_REVALIDATE),
-        (config.jmp_cache, abi::HSPT_ACCEL_JMP_CACHE),
-        (config.local_tlbi, abi::HSPT_ACCEL_LOCAL_TLBI),
         (config.tlb_grow, abi::HSPT_ACCEL_GROW_TLB),
         (
             config.accesses == AccessCounting::Blocks,

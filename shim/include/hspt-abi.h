@@ -106,20 +106,6 @@ struct hspt_arm_context {
  * tables still map to the same RAM page (checked at once).
  */
 #define HSPT_ACCEL_REVALIDATE 32
-/*
- * hspt_accel_ops.flags: the jump cache is two-way set associative (a
- * block evicted by another of the same set stays in the other way), and
- * a page flush drops from it only the blocks of that page (and of the
- * page before, which may reach into it), instead of every block whose
- * address hashes like them.
- */
-#define HSPT_ACCEL_JMP_CACHE 64
-/*
- * hspt_accel_ops.flags: on a machine with a single vCPU, inner shareable
- * TLB maintenance is done at once on that vCPU, as its non-shareable
- * form, instead of as safe work that makes the vCPU leave its loop.
- */
-#define HSPT_ACCEL_LOCAL_TLBI 128
 
 #define HSPT_PROT_READ  1
 #define HSPT_PROT_WRITE 2

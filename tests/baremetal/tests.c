@@ -893,12 +893,12 @@ static void t_revalidate(void)
 /*
  * Code pages remapped, then flushed by address: neither the user nor the
  * kernel block of the old page may run again, whichever form of TLBIMVA
- * flushed it. QEMU with jmp_cache=on drops from its jump cache only the
- * blocks of the flushed page (and of the page before), not the whole
- * group of pages that hash alike, and must find them in both ways of the
- * set they hash to; B is in A's group (65 pages on, same offset, so the
- * same set) and its blocks must stay right. With local_tlbi=on, the Inner Shareable forms
- * flush at once on this single CPU.
+ * flushed it. QEMU finds blocks by address in its jump cache, where a
+ * page flush drops the blocks of a group of pages that hash alike; B is
+ * in A's group (65 pages on, same offset, so the same entry), and its
+ * blocks must stay right too. (This case also caught a jump cache that
+ * dropped only the flushed page's blocks but missed some: see "Not done"
+ * in docs/DESIGN.md.)
  */
 static void t_code_page_flush(void)
 {
