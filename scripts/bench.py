@@ -372,7 +372,8 @@ def group_summary(rows, workloads, configs):
 
 def bar_lines(checks):
     return ["Bars (default settings against stock; the system-level speed issue):", ""] + \
-        [f"- {'met' if c['met'] else 'NOT met'}: {c['bar']} ({c['measured']})" for c in checks]
+        [f"- {'not judged' if c['met'] is None else 'met' if c['met'] else 'NOT met'}: {c['bar']} ({c['measured']})"
+         for c in checks]
 
 
 def bar_checks(rows, groups, boot):
@@ -385,10 +386,16 @@ def bar_checks(rows, groups, boot):
             checks.append({"bar": f"{w}: defaults at least {bar}x faster than stock",
                            "measured": f"{r['speedup_vs_stock']:.2f}x", "met": r["speedup_vs_stock"] >= bar})
     for name, bar in (("multi", 1.4), ("single", 1.6)):
-        g = groups.get(name, {}).get("geomean", {}).get(DEFAULTS)
+        group = groups.get(name, {})
+        g = group.get("geomean", {}).get(DEFAULTS)
         if g:
+            ran = group["workloads"]
+            whole = len(ran) == len(GROUPS[name])
+            # A bar about a group is judged on the whole group only.
             checks.append({"bar": f"{name} group: geometric mean of defaults at least {bar}x stock",
-                           "measured": f"{g:.2f}x", "met": g >= bar})
+                           "measured": f"{g:.2f}x" + ("" if whole else
+                                                      f" over {len(ran)} of its {len(GROUPS[name])} workloads"),
+                           "met": (g >= bar) if whole else None})
     mine = [r for r in rows if r["config"] == DEFAULTS and r["speedup_vs_stock"]]
     if mine:
         slow = [f"{r['workload']} {r['speedup_vs_stock']:.2f}x" for r in mine if r["speedup_vs_stock"] < 1]
