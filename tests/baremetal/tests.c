@@ -896,10 +896,29 @@ static void t_revalidate(void)
  * flushed it. QEMU finds blocks by address in its jump cache, where a
  * page flush drops the blocks of a group of pages that hash alike; B is
  * in A's group (65 pages on, same offset, so the same entry), and its
- * blocks must stay right too. (This case also caught a jump cache that
+ * blocks must stay right too. (This case also caught jump caches that
  * dropped only the flushed page's blocks but missed some: see "Not done"
  * in docs/DESIGN.md.)
  */
+enum code_flush { BY_MVA, BY_MVAA, BY_MVA_IS, BY_MVAA_IS };
+
+/* Maps page va (named name) to pa, code returning want; flushes; calls. */
+static void remap_code(char name, u32 va, u32 pa, u32 f, enum code_flush how,
+		       u32 asid, u32 want)
+{
+	static const char *const what[] = { "TLBIMVA", "TLBIMVAA", "TLBIMVAIS", "TLBIMVAAIS" };
+
+	map_small(K, va, pa, f);
+	switch (how) {
+	case BY_MVA: tlbimva(va, asid); break;
+	case BY_MVAA: tlbimvaa(va); break;
+	case BY_MVA_IS: tlbimva_is(va, asid); break;
+	case BY_MVAA_IS: tlbimvaa_is(va); break;
+	}
+	note("%c -> code returning %u; %s", name, want, what[how]);
+	calls(va, va, want);
+}
+
 static void t_code_page_flush(void)
 {
 	const u32 asid = 29;
@@ -915,32 +934,17 @@ static void t_code_page_flush(void)
 	map_small(K, B, c[6], f);
 	dsb();
 	note("A 0x%08x nG, B 0x%08x global: code returning 1 and 7, called at PL0 and PL1", A, B);
-	/* B first: A's two blocks (PL0, PL1) then share a set of the cache. */
+	/* B first: A's two blocks (PL0, PL1) are then the latest in the entry. */
 	calls(B, B, 7);
 	calls(A, A, 1);
 
-	map_small(K, A, c[1], f | NG);
-	tlbimva(A, asid);
-	note("A -> code returning 2; TLBIMVA");
-	calls(A, A, 2);
+	remap_code('A', A, c[1], f | NG, BY_MVA, asid, 2);
 	calls(B, B, 7);
-	map_small(K, A, c[2], f | NG);
-	tlbimvaa(A);
-	note("A -> code returning 3; TLBIMVAA");
-	calls(A, A, 3);
-	map_small(K, A, c[3], f | NG);
-	tlbimva_is(A, asid);
-	note("A -> code returning 4; TLBIMVAIS");
-	calls(A, A, 4);
+	remap_code('A', A, c[2], f | NG, BY_MVAA, asid, 3);
+	remap_code('A', A, c[3], f | NG, BY_MVA_IS, asid, 4);
 	calls(B, B, 7);
-	map_small(K, A, c[4], f | NG);
-	tlbimvaa_is(A);
-	note("A -> code returning 5; TLBIMVAAIS");
-	calls(A, A, 5);
-	map_small(K, B, c[5], f);
-	tlbimvaa_is(B);
-	note("B -> code returning 6; TLBIMVAAIS");
-	calls(B, B, 6);
+	remap_code('A', A, c[4], f | NG, BY_MVAA_IS, asid, 5);
+	remap_code('B', B, c[5], f, BY_MVAA_IS, asid, 6);
 	calls(A, A, 5);
 }
 
