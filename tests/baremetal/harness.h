@@ -10,7 +10,8 @@
  * - physical memory: pa_alloc() hands out RAM whose every 4 KiB page holds
  *   its own physical address in its first 16 words ("stamped"), so a load
  *   through any mapping shows which physical page it reached;
- * - user mode: run_user() runs a function in USR and comes back by SVC;
+ * - user mode: run_user() runs a function (ARM or Thumb) in USR and comes
+ *   back by SVC;
  *   run_ops() runs a list of single-instruction accesses in USR or PL1 and
  *   prints each result (value, or the fault it raised, with a check
  *   against the architecturally required answer when one is given).

@@ -17,6 +17,7 @@
 	.equ PSR_I, 0x80
 	.equ PSR_F, 0x40
 	.equ PSR_A, 0x100
+	.equ PSR_T, 0x20
 
 	/* Marker left in a load's destination when the access aborted. */
 	.equ FAULT_MARK_LO, 0xfa17
@@ -119,6 +120,9 @@ run_user:
 	mov	r2, r0
 	mov	r0, r1
 	mov	r1, #(MODE_USR | PSR_I | PSR_F | PSR_A)
+	tst	r2, #1				@ a Thumb function: enter in Thumb state
+	orrne	r1, r1, #PSR_T
+	bicne	r2, r2, #1
 	msr	spsr_cxsf, r1
 	movs	pc, r2				@ exception return to user mode
 
@@ -127,7 +131,54 @@ user_return:
 	svc	#0
 	b	user_return
 
+/*
+ * u32 user_it_svc_skip(void *), u32 user_it_svc_take(void *): Thumb, for
+ * user mode. An SVC inside an IT block returns (svc_entry) to the next
+ * instruction, which must keep its place in the block: QEMU looks the
+ * next block up with the IT state (CONDEXEC) from CPSR. Architecture:
+ * skip returns 1 (the rest of the block is "else": not run), take 33.
+ */
+	.thumb
+	.thumb_func
+	.global user_it_svc_skip
+user_it_svc_skip:
+	movs	r2, #0
+	cmp	r2, #0				@ EQ holds
+	ittee	eq
+	moveq	r2, #1
+	svceq	#0x5a
+	addne	r2, r2, #16
+	addne	r2, r2, #32
+	mov	r0, r2
+	bx	lr
+
+	.thumb_func
+	.global user_it_svc_take
+user_it_svc_take:
+	movs	r2, #0
+	cmp	r2, #0
+	ittet	eq
+	moveq	r2, #1
+	svceq	#0x5a
+	addne	r2, r2, #16
+	addeq	r2, r2, #32
+	mov	r0, r2
+	bx	lr
+	.arm
+
 svc_entry:
+	/*
+	 * SVC #0x5a from Thumb code (user_it_svc_*): return at once, to the
+	 * next instruction, with SPSR's IT state for the rest of its block.
+	 */
+	mrs	r12, spsr
+	tst	r12, #PSR_T
+	beq	svc_not_probe
+	ldrh	r12, [lr, #-2]			@ the SVC instruction
+	sub	r12, r12, #0xdf00
+	cmp	r12, #0x5a
+	movseq	pc, lr
+svc_not_probe:
 	mrs	r12, spsr
 	and	r12, r12, #0x1f
 	cmp	r12, #MODE_USR

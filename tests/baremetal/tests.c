@@ -673,6 +673,41 @@ static void t_special(void)
 	note("user run returned 0x%08x", rc);
 }
 
+/*
+ * An exception return into the middle of an IT block (an SVC inside it,
+ * in user mode): the instructions after it keep their conditions. QEMU
+ * looks up the next block with CPSR's IT state among its flags; dropping
+ * it there runs them unconditionally.
+ */
+u32 user_it_svc_skip(void *arg);
+u32 user_it_svc_take(void *arg);
+
+static void t_it_return(void)
+{
+	const struct {
+		const char *block;
+		u32 (*fn)(void *);
+		u32 want;
+	} runs[] = {
+		{ "ITTEE EQ: mov, svc, add 16, add 32", user_it_svc_skip, 1 },
+		{ "ITTET EQ: mov, svc, add 16, add 32", user_it_svc_take, 33 },
+	};
+
+	for (u32 i = 0; i < N_OPS(runs); i++) {
+		/* twice: the second time the blocks are in QEMU's caches */
+		for (u32 round = 0; round < 2; round++) {
+			u32 got = run_user(runs[i].fn, 0);
+
+			pr("[%s] %s with EQ: returned %u", cur_case, runs[i].block, got);
+			if (got != runs[i].want) {
+				unexpected_total++;
+				pr("  UNEXPECTED, architecture: %u", runs[i].want);
+			}
+			pr("\n");
+		}
+	}
+}
+
 /* A code page whose function returns v: "mov r0, #v; bx lr". */
 static void put_return(u32 pa, u32 v)
 {
@@ -1091,6 +1126,7 @@ const struct test_case cases[] = {
 	{ "window_revalidate", t_window_revalidate },
 	{ "window_restore", t_window_restore },
 	{ "code_page_flush", t_code_page_flush },
+	{ "it_return", t_it_return },
 	/*
 	 * Last: its MMIO access from user mode makes QEMU run the harness's
 	 * access code through the softmmu from then on (the page of a block
