@@ -693,9 +693,9 @@ static void t_it_return(void)
 		{ "ITTET EQ: mov, svc, add 16, add 32", user_it_svc_take, 33 },
 	};
 
-	for (u32 i = 0; i < N_OPS(runs); i++) {
+	for (int i = 0; i < N_OPS(runs); i++) {
 		/* twice: the second time the blocks are in QEMU's caches */
-		for (u32 round = 0; round < 2; round++) {
+		for (int round = 0; round < 2; round++) {
 			u32 got = run_user(runs[i].fn, 0);
 
 			pr("[%s] %s with EQ: returned %u", cur_case, runs[i].block, got);
