@@ -82,6 +82,9 @@ pub struct Config {
     /// Keep an evicted window's page list; when its context gets a window
     /// again, map the pages that still translate at once.
     pub restore: bool,
+    /// With `precise`, a window for the kernel's (PL1) accesses to global
+    /// translations, shared by all address spaces, besides the `slots`.
+    pub kernel: bool,
 }
 
 impl Default for Config {
@@ -104,6 +107,7 @@ impl Default for Config {
             tlb_grow: true,
             premap: true,
             restore: true,
+            kernel: true,
         }
     }
 }
@@ -180,6 +184,10 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "restore",
         "on|off: when a window is evicted (more processes than windows), keep the list of pages it mapped, and when the process gets a window again map those its tables still translate as before, in runs, instead of faulting each in again (default on)",
+    ),
+    (
+        "kernel",
+        "on|off: with precise=on, the kernel's (PL1) loads and stores of global translations go through a window of their own, shared by all processes, besides the slots (default on; needs slots=255 or fewer)",
     ),
     (
         "fail_every",
@@ -304,6 +312,7 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             "tlb_grow" => config.tlb_grow = parse_bool(key, value)?,
             "premap" => config.premap = parse_bool(key, value)?,
             "restore" => config.restore = parse_bool(key, value)?,
+            "kernel" => config.kernel = parse_bool(key, value)?,
             "warmup" => {
                 config.warmup_us = match value.parse::<u64>() {
                     Ok(n) if n <= 10_000_000 => n,

@@ -145,6 +145,10 @@ fn accel_flags(config: &Config) -> u32 {
         (config.revalidate, abi::HSPT_ACCEL_REVALIDATE),
         (config.tlb_grow, abi::HSPT_ACCEL_GROW_TLB),
         (
+            config.hspt && config.kernel && config.precise,
+            abi::HSPT_ACCEL_KERNEL_WINDOW,
+        ),
+        (
             config.accesses == AccessCounting::Blocks,
             abi::HSPT_ACCEL_COUNT_ACCESSES,
         ),
@@ -211,6 +215,7 @@ pub fn install(id: PluginId, config: Config, vcpus: usize) -> Result<(), String>
         qemu_flush: Some(on_qemu_flush),
         protect_code: Some(on_protect_code),
         softmmu_flush: Some(on_softmmu_flush),
+        kernel_softmmu_flush: Some(on_kernel_softmmu_flush),
     }));
     let mut api: *const abi::hspt_qemu_api = std::ptr::null();
     // SAFETY: `register` is QEMU's function (see above); `ops` is 'static.
@@ -303,15 +308,27 @@ extern "C" fn on_context_event(
     if let Some(n) = st.ctx_events.get_mut(event as usize) {
         *n += 1;
     }
+    if ctx.mode != abi::HSPT_ARM_MODE_USR {
+        let entered = event == abi::HSPT_CTX_MODE;
+        if entered {
+            st.user = false;
+            st.window = false;
+        }
+        // At PL1 after the event: QEMU asks whether PL1 blocks may use the
+        // kernel window (with HSPT_ACCEL_KERNEL_WINDOW; ignored otherwise).
+        let kernel_window = engine::with_engine(|e| {
+            if entered {
+                e.leave_user();
+            }
+            e.enter_kernel(ctx)
+        });
+        return kernel_window.unwrap_or(false) as i32;
+    }
     if event != abi::HSPT_CTX_MODE {
         return 0;
     }
-    st.user = ctx.mode == abi::HSPT_ARM_MODE_USR;
+    st.user = true;
     st.window = false;
-    if !st.user {
-        engine::with_engine(|e| e.leave_user());
-        return 0;
-    }
     let key = st.key;
     st.stats(key).user_entries += 1;
     if a.config.labels {
@@ -384,6 +401,10 @@ extern "C" fn on_softmmu_flush(_opaque: *mut c_void, _vcpu: u32, vaddr: u64, len
     engine::with_engine(|e| e.softmmu_flush(vaddr, len));
 }
 
+extern "C" fn on_kernel_softmmu_flush(_opaque: *mut c_void, _vcpu: u32, vaddr: u64, len: u64) {
+    engine::with_engine(|e| e.kernel_softmmu_flush(vaddr, len));
+}
+
 fn report_at_exit() {
     let a = accel();
     let mut run = RunCounters {
@@ -413,7 +434,7 @@ fn report_at_exit() {
         }
     }
     live::finish(&per_vcpu);
-    let pool = engine::with_engine(|e| (e.pool.nslots(), e.report_stats()));
+    let pool = engine::with_engine(|e| (e.pool.user_slot_count(), e.report_stats()));
     let report = Report::new(per_vcpu, pool, run);
     // Straight to stderr: qemu_plugin_outs() only prints under `-d plugin`.
     match a.config.table {

@@ -370,8 +370,9 @@ impl Report {
             Some((slots, p)) => {
                 let _ = writeln!(
                     out,
-                    "hspt: SPT on, {slots} window{}: {} used, {} LRU evictions, {} for the VMA budget; mapped pages peak {}",
+                    "hspt: SPT on, {slots} window{}{}: {} used, {} LRU evictions, {} for the VMA budget; mapped pages peak {}",
                     if *slots == 1 { "" } else { "s" },
+                    if p.kernel_window { " and the kernel's" } else { "" },
                     p.windows_used,
                     p.evictions,
                     p.budget_evictions,
@@ -394,6 +395,23 @@ impl Report {
                     human_count(totals.spt.pages_around),
                     human_count(totals.spt.pages_premapped)
                 );
+                if p.kernel_window {
+                    let _ = writeln!(
+                        out,
+                        "hspt: kernel window: {} faults, {:.1} us each in the handler; {} pages mapped; {} resets; {} revalidations after TLBIALL kept {} pages ({}); run through the softmmu: {} to user memory, {} special, {} stores to code pages, {} to pages remapped often",
+                        human_count(totals.spt.kernel_faults),
+                        totals.spt.kernel_fault_ns as f64 / 1000.0 / totals.spt.kernel_faults.max(1) as f64,
+                        human_count(totals.spt.kernel_pages_mapped),
+                        human_count(totals.spt.kernel_resets),
+                        human_count(totals.spt.kernel_revalidations),
+                        human_count(totals.spt.kernel_pages_kept),
+                        human_ns(totals.spt.kernel_revalidation_ns),
+                        human_count(totals.spt.kernel_softmmu_user),
+                        human_count(totals.spt.kernel_softmmu_special),
+                        human_count(totals.spt.kernel_softmmu_code),
+                        human_count(totals.spt.kernel_softmmu_remapped)
+                    );
+                }
                 if totals.spt.revalidations > 0 {
                     let _ = writeln!(
                         out,
@@ -589,7 +607,7 @@ impl Report {
         }
         let pool = match &self.pool {
             Some((slots, p)) => format!(
-                "{{\"enabled\": true, \"slots\": {slots}, \"windows_used\": {}, \"evictions\": {}, \"budget_evictions\": {}, \"window_resets\": {}, \"mapped_pages_peak\": {}, \"mapped_pages_at_exit\": {}, \"vma_budget\": {}, \"max_map_count\": {}, \"rmap_downgrades\": {}, \"invalidation_failures\": {}, \"faults\": {}, \"fault_handler_ns\": {}}}",
+                "{{\"enabled\": true, \"slots\": {slots}, \"windows_used\": {}, \"evictions\": {}, \"budget_evictions\": {}, \"window_resets\": {}, \"mapped_pages_peak\": {}, \"mapped_pages_at_exit\": {}, \"vma_budget\": {}, \"max_map_count\": {}, \"rmap_downgrades\": {}, \"invalidation_failures\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"kernel_window\": {}}}",
                 p.windows_used,
                 p.evictions,
                 p.budget_evictions,
@@ -601,7 +619,8 @@ impl Report {
                 p.rmap_downgrades,
                 p.invalidation_failures,
                 totals.spt.faults,
-                totals.spt.fault_ns
+                totals.spt.fault_ns,
+                p.kernel_window
             ),
             None => "{\"enabled\": false}".to_string(),
         };
@@ -830,7 +849,7 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
     let c = &s.spt;
     let _ = write!(
         out,
-        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"softmmu_user_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"evictions\": {}, \"est_saved_ns\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"revalidations\": {}, \"pages_kept\": {}, \"revalidation_ns\": {}, \"restorations\": {}, \"pages_restored\": {}, \"restoration_ns\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}}}}}",
+        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"softmmu_user_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"evictions\": {}, \"est_saved_ns\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"revalidations\": {}, \"pages_kept\": {}, \"revalidation_ns\": {}, \"restorations\": {}, \"pages_restored\": {}, \"restoration_ns\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}, \"kernel_window\": {{\"faults\": {}, \"fault_handler_ns\": {}, \"pages_mapped\": {}, \"resets\": {}, \"revalidations\": {}, \"pages_kept\": {}, \"revalidation_ns\": {}, \"softmmu\": {{\"user_memory\": {}, \"special\": {}, \"code_page\": {}, \"remapped\": {}}}}}}}}}",
         s.user_accesses,
         s.kernel_accesses,
         s.window_accesses,
@@ -861,7 +880,18 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
         c.restoration_ns,
         c.code_protects,
         c.entries_softmmu,
-        c.fallbacks
+        c.fallbacks,
+        c.kernel_faults,
+        c.kernel_fault_ns,
+        c.kernel_pages_mapped,
+        c.kernel_resets,
+        c.kernel_revalidations,
+        c.kernel_pages_kept,
+        c.kernel_revalidation_ns,
+        c.kernel_softmmu_user,
+        c.kernel_softmmu_special,
+        c.kernel_softmmu_code,
+        c.kernel_softmmu_remapped
     );
     out
 }

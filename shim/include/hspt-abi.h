@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change to this file. */
-#define HSPT_ABI_VERSION 7
+#define HSPT_ABI_VERSION 8
 
 /* Guest TLB-maintenance operations (AArch32 CP15 c8), as executed. */
 enum hspt_tlbi_kind {
@@ -106,6 +106,15 @@ struct hspt_arm_context {
  * tables still map to the same RAM page (checked at once).
  */
 #define HSPT_ACCEL_REVALIDATE 32
+/*
+ * hspt_accel_ops.flags: with HSPT_ACCEL_PRECISE_FLUSH, PL1 (kernel) code
+ * may address guest memory through a window too. context_event's return
+ * value then also counts for every event after which the guest is at PL1:
+ * 1 if GS now points at a window that blocks of the PL1 MMU index may use,
+ * 0 if they may not. Softmmu flushes of that MMU index are reported
+ * through kernel_softmmu_flush, apart from user mode's.
+ */
+#define HSPT_ACCEL_KERNEL_WINDOW 64
 
 #define HSPT_PROT_READ  1
 #define HSPT_PROT_WRITE 2
@@ -113,7 +122,8 @@ struct hspt_arm_context {
 /* What hspt_qemu_api.fill found for a faulting window access. */
 enum hspt_fill_result {
     HSPT_FILL_RAM = 0,      /* map @fd at @fd_offset with @prot */
-    HSPT_FILL_CODE = 1,     /* a write to a page holding translated code */
+    /* A write to a page holding translated code (at @ram_addr). */
+    HSPT_FILL_CODE = 1,
     /*
      * Never mappable: MMIO, ROM, flash, a watchpoint, anything but plain
      * RAM in a shared file. The softmmu performs the access.
@@ -132,8 +142,11 @@ struct hspt_fill {
      * invalidation of any page in it invalidates all of it.
      */
     uint32_t lg_page_size;
-    uint32_t reserved;
+    uint32_t attrs;         /* HSPT_FILL_ATTR_* */
 };
+
+/* hspt_fill.attrs: the translation is not global (ARM: nG, tagged by ASID). */
+#define HSPT_FILL_ATTR_NOT_GLOBAL 1
 
 /*
  * Services of the patched QEMU, handed to the accelerator at registration.
@@ -187,6 +200,20 @@ struct hspt_qemu_api {
      * already empty).
      */
     void (*tlb_flush_counts)(unsigned int vcpu_index, uint64_t counts[3]);
+    /*
+     * As @probe, for the MMU index of PL1 (the kernel window's,
+     * HSPT_ACCEL_KERNEL_WINDOW), from the SIGSEGV handler.
+     */
+    uint32_t (*probe_kernel)(uint32_t vaddr, struct hspt_fill *out);
+    /*
+     * Invalidate all translated code of the RAM page at @ram_addr, so that
+     * stores to it no longer need the softmmu (which, at page granularity,
+     * would else take one HSPT_FILL_CODE fault per store until no block is
+     * left on the page: a page that held code and is being reused as data).
+     * From the SIGSEGV handler, after @fill gave HSPT_FILL_CODE; the
+     * faulting store must then be re-executed (its block may be gone).
+     */
+    void (*drop_code_page)(uint64_t ram_addr);
 };
 
 struct hspt_accel_ops {
@@ -199,7 +226,8 @@ struct hspt_accel_ops {
      * A context register was written, or user mode entered/left. For
      * HSPT_CTX_MODE events entering user mode, return 1 if the GS segment
      * base now points at a window for this context and user-mode code may
-     * address guest memory through it, 0 otherwise. Ignored otherwise.
+     * address guest memory through it, 0 otherwise. Ignored otherwise,
+     * except with HSPT_ACCEL_KERNEL_WINDOW (see there).
      */
     int (*context_event)(void *opaque, unsigned int vcpu_index,
                          uint32_t event, const struct hspt_arm_context *ctx);
@@ -224,6 +252,15 @@ struct hspt_accel_ops {
      */
     void (*softmmu_flush)(void *opaque, unsigned int vcpu_index,
                           uint64_t vaddr, uint64_t len);
+    /*
+     * As @softmmu_flush, for the MMU index that PL1 blocks address through
+     * the kernel window (HSPT_ACCEL_KERNEL_WINDOW): every flush of it,
+     * whoever asked, the guest's TLB maintenance, a DACR write's flush of
+     * the domains that changed and an ASID change's of the non-global
+     * pages included.
+     */
+    void (*kernel_softmmu_flush)(void *opaque, unsigned int vcpu_index,
+                                 uint64_t vaddr, uint64_t len);
 };
 
 /*

@@ -47,6 +47,7 @@ type InGeneratedCode = unsafe extern "C" fn(host_pc: usize) -> libc::c_int;
 type Fill = unsafe extern "C" fn(u32, libc::c_int, usize, *mut abi::hspt_fill) -> u32;
 type Reexecute = unsafe extern "C" fn(host_pc: usize, remember: libc::c_int);
 type Probe = unsafe extern "C" fn(u32, *mut abi::hspt_fill) -> u32;
+type DropCodePage = unsafe extern "C" fn(ram_addr: u64);
 
 /// What the handler needs before it may touch the engine, fixed at start.
 struct Handler {
@@ -55,6 +56,9 @@ struct Handler {
     fill: Fill,
     reexecute: Reexecute,
     probe: Option<Probe>,
+    /// The same for the PL1 MMU index (the kernel window's).
+    probe_kernel: Option<Probe>,
+    drop_code_page: Option<DropCodePage>,
 }
 // SAFETY: written once before the handler is installed, then only read;
 // the sigaction is plain data and the function pointers are QEMU's.
@@ -114,6 +118,8 @@ pub fn install_handler(api: &abi::hspt_qemu_api, windows: Range<usize>) -> Resul
         fill,
         reexecute,
         probe: api.probe,
+        probe_kernel: api.probe_kernel,
+        drop_code_page: api.drop_code_page,
     });
     // One call installs ours and saves the previous action, so no fault
     // can fall between reading the old action and installing the new one.
@@ -223,15 +229,27 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
 
     // Before the fill: which page, and the engine's event count.
     let Some(Some((slot, offset, events, started))) = engine_scope(|e| {
-        let (slot, offset) = e.pool.locate(addr).filter(|&(s, _)| e.current == Some(s))?;
-        e.stay_faults += 1;
-        e.pending.faults += 1;
+        let (slot, offset) = e.pool.locate(addr)?;
+        if !e.is_active(slot) {
+            // A block still running with a window that is no longer
+            // current (the guest's mode or context changed inside it):
+            // the softmmu performs its accesses.
+            return Some((slot, usize::MAX, e.events, 0));
+        }
+        if e.is_kernel(slot) {
+            e.pending.kernel_faults += 1;
+        } else {
+            e.stay_faults += 1;
+            e.pending.faults += 1;
+        }
         if offset >= WINDOW_SIZE {
             // Crossing the top of the 4 GiB space: the softmmu wraps it.
             e.pending.miss_special += 1;
         } else {
             e.fills_started += 1;
-            e.fill_in_progress = Some((slot, GuestPage::containing(offset as u32)));
+            if !e.is_kernel(slot) {
+                e.fill_in_progress = Some((slot, GuestPage::containing(offset as u32)));
+            }
         }
         Some((slot, offset, e.events, now_ns()))
     }) else {
@@ -239,6 +257,7 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
         return unsafe { chain(sig, info, uc, false) };
     };
     if offset >= WINDOW_SIZE {
+        // The top of the space, or a window no longer current.
         // SAFETY: QEMU's service for this very fault; does not return.
         return unsafe { (handler.reexecute)(pc, 0) };
     }
@@ -253,8 +272,12 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
         e.fill_in_progress = None;
         let then = resolve(e, handler, slot, page, is_write, kind, &out, events);
         let spent = now_ns().saturating_sub(started);
-        e.stay_fault_ns += spent;
-        e.pending.fault_ns += spent;
+        if e.is_kernel(slot) {
+            e.pending.kernel_fault_ns += spent;
+        } else {
+            e.stay_fault_ns += spent;
+            e.pending.fault_ns += spent;
+        }
         then
     })
     // The engine is in use (cannot happen: no hook runs inside a fill):
@@ -281,6 +304,45 @@ fn resolve(
     out: &abi::hspt_fill,
     events_before: u64,
 ) -> Then {
+    if e.is_kernel(slot) {
+        // The kernel window is shared by every address space: it maps
+        // global translations only. A block that reaches user memory (the
+        // kernel's uaccess routines) or special memory is translated
+        // without the window from then on; one that writes a code page
+        // runs that store through the softmmu.
+        let counter = match kind {
+            abi::HSPT_FILL_RAM if out.attrs & abi::HSPT_FILL_ATTR_NOT_GLOBAL != 0 => {
+                Some(&mut e.pending.kernel_softmmu_user)
+            }
+            // A page the kernel maps again and again (a fixmap slot: the
+            // text-patching one at boot, highmem kmaps): each mapping would
+            // cost a fault. The blocks that use it run through the
+            // softmmu, whose refill is cheaper.
+            abi::HSPT_FILL_RAM if e.kernel_remaps.is_volatile(page) => {
+                Some(&mut e.pending.kernel_softmmu_remapped)
+            }
+            abi::HSPT_FILL_RAM => None,
+            abi::HSPT_FILL_CODE => {
+                // Most often a page that held code (of an exited process,
+                // of boot code) being reused as data: drop its blocks, so
+                // that the store after this one maps the page instead of
+                // faulting again, once per store, until no block is left.
+                if let Some(drop_code_page) = handler.drop_code_page {
+                    // SAFETY: QEMU's service for this fault, after fill
+                    // gave HSPT_FILL_CODE; no engine borrow reaches QEMU.
+                    unsafe { drop_code_page(out.ram_addr) };
+                }
+                Some(&mut e.pending.kernel_softmmu_code)
+            }
+            _ => Some(&mut e.pending.kernel_softmmu_special),
+        };
+        if let Some(n) = counter {
+            *n += 1;
+            return Then::Reexecute {
+                remember: kind != abi::HSPT_FILL_CODE,
+            };
+        }
+    }
     match kind {
         abi::HSPT_FILL_RAM => {}
         abi::HSPT_FILL_CODE => {
@@ -292,14 +354,16 @@ fn resolve(
             return Then::Reexecute { remember: true };
         }
     }
-    if e.pool.is_mapped(slot, page) {
+    if e.is_kernel(slot) {
+        // Counted apart: these are the user windows' miss causes.
+    } else if e.pool.is_mapped(slot, page) {
         e.pending.miss_permission += 1;
     } else {
         e.pending.miss_unmapped += 1;
     }
     // A hook ran while QEMU translated (invariant 6): what it found may be
     // stale already. The softmmu does this access; the next one refaults.
-    if e.events != events_before || e.current != Some(slot) {
+    if e.events != events_before || !e.is_active(slot) {
         return Then::Reexecute { remember: false };
     }
     let mapped = map_with_neighbours(e, handler, slot, page, out);
@@ -345,9 +409,13 @@ fn map_with_neighbours(
         e.pool.reset(slot);
         mapped = e.pool.map_run(slot, page, 1, out).map(|()| 1);
     }
-    if let Ok(done) = mapped {
-        e.pending.pages_mapped += done as u64;
-        e.pending.pages_around += done as u64 - 1;
+    match mapped {
+        Ok(done) if e.is_kernel(slot) => e.pending.kernel_pages_mapped += done as u64,
+        Ok(done) => {
+            e.pending.pages_mapped += done as u64;
+            e.pending.pages_around += done as u64 - 1;
+        }
+        Err(_) => {}
     }
     mapped
 }
@@ -420,6 +488,55 @@ pub(super) fn revalidate(e: &mut Engine, slot: Slot) -> u32 {
     pages
 }
 
+/// The kernel window after a guest TLBIALL: keep the mappings whose
+/// translation for PL1 is unchanged, global and still RAM ([`pool::Pool::
+/// revalidate`]), probing each large mapping (a section of the kernel's
+/// lowmem) once: its other pages translate alike. Each probe makes a
+/// softmmu TLB entry, which QEMU notes under its domain, so that a later
+/// DACR write or flush of that mapping drops its whole large region from
+/// the window, as from the softmmu. Returns false if it could not
+/// revalidate (no probe service): the caller resets the window.
+pub(super) fn revalidate_kernel(e: &mut Engine, slot: Slot) -> bool {
+    let Some(probe) = HANDLER.get().and_then(|h| h.probe_kernel) else {
+        return false;
+    };
+    let started = now_ns();
+    // The last large mapping probed: its address mask, first address, and
+    // the RAM address that first address translates to.
+    let mut large: Option<(u32, u32, u64, abi::hspt_fill)> = None;
+    let done = e.pool.revalidate(slot, |page| {
+        let vaddr = page.vaddr();
+        let out = match large {
+            Some((mask, base, base_ram, out)) if vaddr & mask == base => abi::hspt_fill {
+                ram_addr: base_ram + (vaddr - base) as u64,
+                ..out
+            },
+            _ => {
+                let out = probe_in_hook(probe, page)?;
+                large = None;
+                if out.lg_page_size > pool::PAGE.trailing_zeros() && out.lg_page_size < 32 {
+                    let mask = !((1u32 << out.lg_page_size) - 1);
+                    let base = vaddr & mask;
+                    if let Some(base_ram) = out.ram_addr.checked_sub((vaddr - base) as u64) {
+                        large = Some((mask, base, base_ram, out));
+                    }
+                }
+                out
+            }
+        };
+        (out.attrs & abi::HSPT_FILL_ATTR_NOT_GLOBAL == 0).then(|| pool::Translation {
+            ram: pool::RamPage::containing(out.ram_addr),
+            writable: out.prot & abi::HSPT_PROT_WRITE != 0,
+            lg_page_size: out.lg_page_size,
+        })
+    });
+    e.pending.kernel_revalidations += 1;
+    e.pending.kernel_pages_kept += done.kept + done.downgraded;
+    e.pending.pages_invalidated += done.unmapped;
+    e.pending.kernel_revalidation_ns += now_ns().saturating_sub(started);
+    true
+}
+
 /// A new window for a context whose evicted window's page list was kept:
 /// map those pages that still translate for user mode, in runs
 /// ([`pool::Pool::restore`]). Called from the user-mode entry hook, like
@@ -452,7 +569,12 @@ fn run_around(
     page: GuestPage,
     out: &abi::hspt_fill,
 ) -> (GuestPage, usize) {
-    let Some(probe) = handler.probe.filter(|_| e.around > 1) else {
+    let probe = if e.is_kernel(slot) {
+        handler.probe_kernel
+    } else {
+        handler.probe
+    };
+    let Some(probe) = probe.filter(|_| e.around > 1) else {
         return (page, 1);
     };
     let continues = |v: usize| -> bool {

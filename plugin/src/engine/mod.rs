@@ -80,6 +80,25 @@ pub struct SptCounters {
     pub restorations: u64,
     pub pages_restored: u64,
     pub restoration_ns: u64,
+    /// The kernel window (`kernel=on`): faults on it, the handler's time on
+    /// them, the pages they mapped, the faulting accesses run through the
+    /// softmmu instead (to user memory: non-global translations; special
+    /// memory; stores to code pages), and its resets (full softmmu flushes
+    /// of the PL1 index).
+    pub kernel_faults: u64,
+    pub kernel_fault_ns: u64,
+    pub kernel_pages_mapped: u64,
+    pub kernel_softmmu_user: u64,
+    pub kernel_softmmu_special: u64,
+    pub kernel_softmmu_code: u64,
+    /// ... and accesses to pages remapped too often ([`RemapCounts`]).
+    pub kernel_softmmu_remapped: u64,
+    pub kernel_resets: u64,
+    /// Revalidations of the kernel window after TLBIALL (instead of a
+    /// reset), the pages they kept, and their time.
+    pub kernel_revalidations: u64,
+    pub kernel_pages_kept: u64,
+    pub kernel_revalidation_ns: u64,
 }
 
 impl SptCounters {
@@ -106,6 +125,17 @@ impl SptCounters {
         self.restorations += o.restorations;
         self.pages_restored += o.pages_restored;
         self.restoration_ns += o.restoration_ns;
+        self.kernel_faults += o.kernel_faults;
+        self.kernel_fault_ns += o.kernel_fault_ns;
+        self.kernel_pages_mapped += o.kernel_pages_mapped;
+        self.kernel_softmmu_user += o.kernel_softmmu_user;
+        self.kernel_softmmu_special += o.kernel_softmmu_special;
+        self.kernel_softmmu_code += o.kernel_softmmu_code;
+        self.kernel_softmmu_remapped += o.kernel_softmmu_remapped;
+        self.kernel_resets += o.kernel_resets;
+        self.kernel_revalidations += o.kernel_revalidations;
+        self.kernel_pages_kept += o.kernel_pages_kept;
+        self.kernel_revalidation_ns += o.kernel_revalidation_ns;
     }
 
     /// Faults that ended in a completed access (each one access).
@@ -118,6 +148,9 @@ pub struct Engine {
     pub pool: Pool,
     /// The window GS points at while the guest is in user mode.
     current: Option<Slot>,
+    /// GS points at the kernel window and QEMU lets PL1 blocks use it
+    /// (set at PL1 events, cleared on entry to user mode).
+    kernel_active: bool,
     gs_base: usize,
     use_wrgsbase: bool,
     /// Counters since the last hook (the fault path cannot lock).
@@ -142,6 +175,14 @@ pub struct Engine {
     full_flush_explained: bool,
     /// The event before the current one set `full_flush_explained`.
     previous_event_explains_full_flush: bool,
+    /// A guest TLBIALL was reported: the full flush of the PL1 index that
+    /// follows it (after the user index's, if any) may revalidate the
+    /// kernel window instead of resetting it. And the same for the event
+    /// before the current one.
+    kernel_tlbiall: bool,
+    previous_event_kernel_tlbiall: bool,
+    /// Kernel-window pages that by-address flushes unmapped, and how often.
+    kernel_remaps: RemapCounts,
     /// A guest TLBIALL/TLBIASID marks windows stale instead of resetting
     /// them; each is revalidated when its context next enters user mode.
     revalidate: bool,
@@ -220,7 +261,11 @@ fn has_fsgsbase() -> bool {
 
 /// Reserves the pool and installs the fault handler.
 pub fn start(api: &'static abi::hspt_qemu_api, config: &crate::args::Config) -> Result<(), String> {
-    let mut pool = Pool::new(config.slots)?;
+    let mut pool = if config.kernel {
+        Pool::with_kernel_window(config.slots)?
+    } else {
+        Pool::new(config.slots)?
+    };
     pool.set_keep_evicted(config.restore);
     fault::install_handler(api, pool.address_range())?;
     pool::set_fail_injection(config.fail_every);
@@ -232,11 +277,65 @@ pub fn start(api: &'static abi::hspt_qemu_api, config: &crate::args::Config) -> 
     Ok(())
 }
 
+/// Kernel-window pages unmapped by by-address flushes: a small
+/// direct-mapped table of (page, times). A page unmapped
+/// [`RemapCounts::VOLATILE`] times is volatile: a kernel that maps
+/// different memory there again and again (a fixmap slot) would take a
+/// window fault for each mapping, where the softmmu only refills its TLB.
+/// Collisions only forget counts (a page then needs more unmaps).
+#[derive(Debug, Clone, Copy)]
+struct RemapCounts {
+    pages: [(u32, u8); RemapCounts::ENTRIES],
+}
+
+impl Default for RemapCounts {
+    fn default() -> Self {
+        RemapCounts {
+            pages: [(u32::MAX, 0); RemapCounts::ENTRIES],
+        }
+    }
+}
+
+impl RemapCounts {
+    const ENTRIES: usize = 64;
+    const VOLATILE: u8 = 4;
+
+    fn entry(&mut self, page: pool::GuestPage) -> &mut (u32, u8) {
+        let index = page.index() as u32;
+        &mut self.pages[(index.wrapping_mul(0x9E37_79B9) >> 26) as usize]
+    }
+
+    fn note(&mut self, page: pool::GuestPage) {
+        let index = page.index() as u32;
+        let e = self.entry(page);
+        if e.0 != index {
+            *e = (index, 0);
+        }
+        e.1 = e.1.saturating_add(1);
+    }
+
+    fn is_volatile(&mut self, page: pool::GuestPage) -> bool {
+        let index = page.index() as u32;
+        let e = self.entry(page);
+        e.0 == index && e.1 >= Self::VOLATILE
+    }
+}
+
+/// The pages of a softmmu range flush, or None if there are too many to
+/// unmap one by one (the window is reset instead).
+fn flushed_pages(vaddr: u64, len: u64) -> Option<impl Iterator<Item = u32>> {
+    let first = vaddr & !(pool::PAGE as u64 - 1);
+    let end = vaddr.saturating_add(len).min(pool::WINDOW_SIZE as u64);
+    ((end.saturating_sub(first)) / pool::PAGE as u64 <= LARGE_FLUSH_PAGES)
+        .then(|| (first..end).step_by(pool::PAGE).map(|p| p as u32))
+}
+
 impl Engine {
     fn new(pool: Pool, warmup_us: u64, around: usize, premap: bool) -> Engine {
         Engine {
             pool,
             current: None,
+            kernel_active: false,
             gs_base: 0,
             use_wrgsbase: has_fsgsbase(),
             pending: SptCounters::default(),
@@ -248,6 +347,9 @@ impl Engine {
             around,
             full_flush_explained: false,
             previous_event_explains_full_flush: false,
+            kernel_tlbiall: false,
+            previous_event_kernel_tlbiall: false,
+            kernel_remaps: RemapCounts::default(),
             revalidate: false,
             fill_in_progress: None,
             evicted: None,
@@ -263,6 +365,7 @@ impl Engine {
         // flush did not reach us (it spared the window's MMU index) can
         // never excuse a later, unannounced flush.
         self.previous_event_explains_full_flush = std::mem::take(&mut self.full_flush_explained);
+        self.previous_event_kernel_tlbiall = std::mem::take(&mut self.kernel_tlbiall);
     }
 
     /// Points GS at `base`; false if the kernel refused.
@@ -294,6 +397,8 @@ impl Engine {
     pub fn enter_user(&mut self, ctx: &abi::hspt_arm_context) -> bool {
         ON_VCPU_THREAD.with(|t| t.set(true));
         self.current = None;
+        // QEMU now selects the user window (or none) for blocks.
+        self.kernel_active = false;
         self.stay_faults = 0;
         self.stay_fault_ns = 0;
         let key = WindowKey::from_context(ctx);
@@ -330,6 +435,31 @@ impl Engine {
         true
     }
 
+    /// An event after which the guest is at PL1: point GS at the kernel
+    /// window, if there is one. Returns whether PL1 code may use it. GS
+    /// stays put otherwise, so a block still running with the user window
+    /// faults into a window that is not current, which the fault path
+    /// resolves through the softmmu.
+    pub fn enter_kernel(&mut self, ctx: &abi::hspt_arm_context) -> bool {
+        ON_VCPU_THREAD.with(|t| t.set(true));
+        let Some(kernel) = self.pool.kernel_slot() else {
+            return false;
+        };
+        // LPAE guests are not covered yet (as for user windows).
+        self.kernel_active = ctx.long_desc == 0 && self.set_gs(self.pool.window_base(kernel));
+        self.kernel_active
+    }
+
+    /// The window a fault at `slot` is in may be used now: the user window
+    /// of the current stay, or the kernel window at PL1.
+    fn is_active(&self, slot: Slot) -> bool {
+        self.current == Some(slot) || (self.kernel_active && self.pool.kernel_slot() == Some(slot))
+    }
+
+    fn is_kernel(&self, slot: Slot) -> bool {
+        self.pool.kernel_slot() == Some(slot)
+    }
+
     /// Leaving user mode: charge the stay to the context's policy; a
     /// context whose window thrashes goes to the softmmu for a while.
     pub fn leave_user(&mut self) {
@@ -350,19 +480,21 @@ impl Engine {
         let vaddr = (operand as u32) & !0xfff;
         let asid = (operand & 0xff) as u16;
         match kind {
-            // By MVA (with ASID, or all ASIDs): that page, in every window.
-            // TLBIMVA also removes global entries of any ASID, so all
-            // windows, not only the ASID's, may hold it.
+            // By MVA (with ASID, or all ASIDs): that page, in every user
+            // window. TLBIMVA also removes global entries of any ASID, so
+            // all windows, not only the ASID's, may hold it. The kernel
+            // window's goes with QEMU's flush of the page that follows.
             abi::HSPT_TLBI_MVA
             | abi::HSPT_TLBI_MVA_IS
             | abi::HSPT_TLBI_MVAA
             | abi::HSPT_TLBI_MVAA_IS => {
-                self.pending.pages_invalidated += self.pool.unmap_page_everywhere(vaddr);
+                self.pending.pages_invalidated += self.pool.unmap_user_page(vaddr);
             }
             abi::HSPT_TLBI_ASID | abi::HSPT_TLBI_ASID_IS => self.global_flush(|k| k.asid == asid),
             abi::HSPT_TLBI_ALL | abi::HSPT_TLBI_ALL_IS => self.global_flush(|_| true),
             _ => self.reset_all(),
         }
+        self.kernel_tlbiall = matches!(kind, abi::HSPT_TLBI_ALL | abi::HSPT_TLBI_ALL_IS);
         // Each of these is followed by a full softmmu flush (the by-MVA and
         // hypervisor forms by page or range flushes, which explain nothing).
         self.full_flush_explained = matches!(
@@ -393,12 +525,29 @@ impl Engine {
         }
     }
 
-    /// Every window loses its mappings; the contexts that owned populated
-    /// ones learn it (a kernel that flushes everything on each fork, as
-    /// Debian's does for ARM erratum 720789, makes windows thrash).
+    /// Every window loses its mappings, the kernel window too.
     fn reset_all(&mut self) {
+        self.reset_user_windows();
+        self.reset_kernel_window();
+    }
+
+    /// Every user window loses its mappings; the contexts that owned
+    /// populated ones learn it (a kernel that flushes everything on each
+    /// fork, as Debian's does for ARM erratum 720789, makes windows thrash).
+    fn reset_user_windows(&mut self) {
         let policy = &mut self.policy;
-        self.pending.windows_reset += self.pool.reset_all(|k, n| policy.lost_window(&k, n));
+        self.pending.windows_reset += self
+            .pool
+            .reset_user_windows(|k, n| policy.lost_window(&k, n));
+    }
+
+    fn reset_kernel_window(&mut self) {
+        if let Some(kernel) = self.pool.kernel_slot() {
+            if self.pool.mapped_pages(kernel) > 0 {
+                self.pool.reset(kernel);
+                self.pending.kernel_resets += 1;
+            }
+        }
     }
 
     /// QEMU's own flushes. DACR, CONTEXTIDR and TTBR (ASID) changes are
@@ -422,18 +571,54 @@ impl Engine {
     pub fn softmmu_flush(&mut self, vaddr: u64, len: u64) {
         if len == 0 {
             if !self.previous_event_explains_full_flush {
-                self.reset_all();
+                self.reset_user_windows();
             }
+            // The same flush's report for the PL1 index comes next.
+            self.kernel_tlbiall = self.previous_event_kernel_tlbiall;
             return;
         }
-        let first = vaddr & !(pool::PAGE as u64 - 1);
-        let end = vaddr.saturating_add(len).min(pool::WINDOW_SIZE as u64);
-        if (end.saturating_sub(first)) / pool::PAGE as u64 > LARGE_FLUSH_PAGES {
-            self.reset_all();
+        let Some(pages) = flushed_pages(vaddr, len) else {
+            self.reset_user_windows();
+            return;
+        };
+        for page in pages {
+            self.pending.pages_invalidated += self.pool.unmap_user_page(page);
+        }
+    }
+
+    /// The same for the kernel window and the PL1 MMU index. It mirrors
+    /// every flush: nothing is explained away, since the kernel window is
+    /// not keyed by any register (a DACR write's flush of the domains that
+    /// changed and an ASID change's of the non-global pages arrive here
+    /// page by page, or as a full flush). The full flush of a guest
+    /// TLBIALL, with `revalidate`, keeps the mappings whose translation the
+    /// guest's tables still give, checked at once (QEMU reports the flush
+    /// after the guest's TLB maintenance is done and before the next
+    /// kernel access: at this point a TLB may load any valid translation).
+    pub fn kernel_softmmu_flush(&mut self, vaddr: u64, len: u64) {
+        let Some(kernel) = self.pool.kernel_slot() else {
+            return;
+        };
+        if len == 0
+            && self.previous_event_kernel_tlbiall
+            && self.revalidate
+            && self.pool.mapped_pages(kernel) > 0
+            && self.pool.is_listed(kernel)
+            && fault::revalidate_kernel(self, kernel)
+        {
             return;
         }
-        for page in (first..end).step_by(pool::PAGE) {
-            self.pending.pages_invalidated += self.pool.unmap_page_everywhere(page as u32);
+        match flushed_pages(vaddr, len).filter(|_| len != 0) {
+            Some(pages) => {
+                for page in pages {
+                    let unmapped = self.pool.unmap_kernel_page(page);
+                    if unmapped > 0 {
+                        self.kernel_remaps.note(pool::GuestPage::containing(page));
+                    }
+                    self.pending.pages_invalidated += unmapped;
+                }
+            }
+            None => self.reset_kernel_window(),
         }
     }
 
@@ -640,6 +825,110 @@ mod tests {
         let (mut e, a, _b, _ram) = engine_with_two_windows();
         ev(&mut e).softmmu_flush(0x1ffc, 8);
         assert!(!mapped(&e, a, 1) && !mapped(&e, a, 2));
+    }
+
+    /// An engine with one user window (ASID 5, page 1) and the kernel
+    /// window (pages 1 and 0xc0000), all from RAM page 3.
+    fn engine_with_kernel_window() -> (Engine, Slot, Slot, std::os::fd::OwnedFd) {
+        let ram = guest_ram();
+        let mut e = Engine::new(Pool::with_kernel_window(1).unwrap(), 0, 1, false);
+        let (a, _) = e.pool.slot_for(key(5));
+        let k = e.pool.kernel_slot().unwrap();
+        assert_ne!(a, k);
+        let f = fill(&ram, 3, false, 12);
+        e.pool.map_run(a, GuestPage::from_index(1), 1, &f).unwrap();
+        e.pool.map_run(k, GuestPage::from_index(1), 1, &f).unwrap();
+        e.pool
+            .map_run(k, GuestPage::from_index(0xc0000), 1, &f)
+            .unwrap();
+        (e, a, k, ram)
+    }
+
+    #[test]
+    fn the_kernel_window_mirrors_pl1_flushes_only() {
+        let _serial = serial();
+        // A PL1 page flush (a DACR write's, an ASID change's non-global
+        // pages): the kernel window's page, not the user window's.
+        let (mut e, a, k, _ram) = engine_with_kernel_window();
+        ev(&mut e).kernel_softmmu_flush(0x1000, 0x1000);
+        assert!(!mapped(&e, k, 1) && mapped(&e, k, 0xc0000));
+        assert!(mapped(&e, a, 1), "a PL1 flush spares user windows");
+        // A PL1 full flush resets it, explained or not: it has no key.
+        let (mut e, a, k, _ram) = engine_with_kernel_window();
+        e.revalidate = true;
+        ev(&mut e).tlb_maintenance(abi::HSPT_TLBI_ALL, 0);
+        ev(&mut e).kernel_softmmu_flush(0, 0);
+        assert!(!mapped(&e, k, 1) && !mapped(&e, k, 0xc0000));
+        assert_eq!(e.take_counters().kernel_resets, 1);
+        assert!(mapped(&e, a, 1), "the user window is only marked stale");
+        // PL0 flushes, full or by page, leave the kernel window alone.
+        let (mut e, a, k, _ram) = engine_with_kernel_window();
+        ev(&mut e).softmmu_flush(0x1000, 0x1000);
+        assert!(!mapped(&e, a, 1) && mapped(&e, k, 1));
+        ev(&mut e).softmmu_flush(0, 0);
+        assert!(mapped(&e, k, 1));
+        // A large range: reset, not page by page.
+        let (mut e, _a, k, _ram) = engine_with_kernel_window();
+        ev(&mut e).kernel_softmmu_flush(0, 1 << 30);
+        assert!(!mapped(&e, k, 0xc0000));
+    }
+
+    #[test]
+    fn guest_tlb_maintenance_leaves_the_kernel_window_to_qemus_flushes() {
+        let _serial = serial();
+        for (kind, operand) in [
+            (abi::HSPT_TLBI_ASID, 5),
+            (abi::HSPT_TLBI_ASID_IS, 5),
+            (abi::HSPT_TLBI_ALL, 0),
+        ] {
+            let (mut e, a, k, _ram) = engine_with_kernel_window();
+            ev(&mut e).tlb_maintenance(kind, operand);
+            assert!(!mapped(&e, a, 1), "kind {kind}");
+            assert!(mapped(&e, k, 1), "kind {kind}: QEMU's PL1 flush decides");
+        }
+        let (mut e, a, k, _ram) = engine_with_kernel_window();
+        ev(&mut e).tlb_maintenance(abi::HSPT_TLBI_MVAA, 0x1000);
+        assert!(!mapped(&e, a, 1) && mapped(&e, k, 1));
+        ev(&mut e).kernel_softmmu_flush(0x1000, 0x1000);
+        assert!(!mapped(&e, k, 1), "QEMU's flush of the page");
+        // Register writes that may change any translation reset both.
+        let (mut e, a, k, _ram) = engine_with_kernel_window();
+        ev(&mut e).qemu_flush(abi::HSPT_FLUSH_SCTLR);
+        assert!(!mapped(&e, a, 1) && !mapped(&e, k, 1) && !mapped(&e, k, 0xc0000));
+    }
+
+    #[test]
+    fn the_kernel_window_is_outside_the_lru() {
+        let _serial = serial();
+        let (mut e, _a, k, _ram) = engine_with_kernel_window();
+        // More contexts than user windows: they take each other's window.
+        for asid in 6..10 {
+            let (slot, _) = e.pool.slot_for(key(asid));
+            assert_ne!(slot, k);
+        }
+        assert!(mapped(&e, k, 1));
+    }
+
+    #[test]
+    fn pl1_code_gets_the_kernel_window_until_user_mode() {
+        let _serial = serial();
+        let (mut e, _a, k, _ram) = engine_with_kernel_window();
+        let kernel_ctx = abi::hspt_arm_context {
+            mode: 0x13,
+            ..Default::default()
+        };
+        assert!(e.enter_kernel(&kernel_ctx));
+        assert!(e.is_active(k));
+        e.enter_user(&user_context(5));
+        assert!(!e.is_active(k), "user code never uses the kernel window");
+        // Not for LPAE, and not without a kernel window.
+        let lpae = abi::hspt_arm_context {
+            long_desc: 1,
+            ..kernel_ctx
+        };
+        assert!(!e.enter_kernel(&lpae) && !e.is_active(k));
+        let mut plain = Engine::new(Pool::new(1).unwrap(), 0, 1, false);
+        assert!(!plain.enter_kernel(&kernel_ctx));
     }
 
     #[test]

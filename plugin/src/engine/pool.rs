@@ -33,8 +33,8 @@ pub const WINDOW_SPAN: usize = WINDOW_SIZE + (2 << 20);
 pub const PAGE: usize = 4096;
 const PAGE_SHIFT: u32 = 12;
 const PAGES_PER_WINDOW: usize = WINDOW_SIZE / PAGE;
-/// Windows a pool can have (a slot index fits in a byte).
-pub const MAX_SLOTS: usize = 256;
+/// Windows a pool can have: 256 for user address spaces and the kernel's.
+pub const MAX_SLOTS: usize = 257;
 /// RAM pages (ram_addr_t >> 12) the reverse map covers: 16 GiB.
 const RMAP_PAGES: u64 = 1 << 22;
 /// Writable window mappings a RAM page may have at once; a new one beyond
@@ -45,6 +45,10 @@ const VMA_RESERVE: usize = 4096;
 /// Pages each window lists for revalidation after a global flush (a
 /// window that mapped more since its last reset is reset instead).
 const LISTED_PAGES: usize = 4096;
+/// The same for the kernel window, which maps the kernel's working set of
+/// all processes (here 512 MiB of guest memory; the list is only touched
+/// as far as it is used).
+const KERNEL_LISTED_PAGES: usize = 1 << 17;
 /// Page lists of evicted windows kept for [`Pool::restore`] (LRU).
 const GHOSTS: usize = 64;
 /// An evicted window's list is kept only if it has this many pages: a
@@ -52,7 +56,9 @@ const GHOSTS: usize = 64;
 const GHOST_MIN_PAGES: u32 = 16;
 /// A large-page region of more pages than this (64 MiB) is dropped by
 /// resetting its window: cheaper than scanning its forward-map rows.
-const LARGE_REGION_SCAN_LIMIT: usize = 1 << 14;
+/// Guest mappings larger than this (2^24, a supersection) are unmapped
+/// by resetting their window: their block would be too long to scan.
+const MAX_SCANNED_LG_PAGE_SIZE: u32 = 24;
 /// Exit status when a window could keep a stale mapping (EX_SOFTWARE).
 const EXIT_STALE_MAPPING: c_int = 70;
 
@@ -96,12 +102,12 @@ impl WindowKey {
 /// A window of the pool; only the pool hands them out, so the index is
 /// below its slot count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Slot(u8);
+pub struct Slot(u16);
 
 impl Slot {
     fn new(index: usize) -> Slot {
         assert!(index < MAX_SLOTS, "hspt: window slot {index} out of range");
-        Slot(index as u8)
+        Slot(index as u16)
     }
 
     pub fn index(self) -> usize {
@@ -259,7 +265,7 @@ impl FwdEntry {
 /// the way's RAM page. The mapping may have died since (the forward map
 /// says); all zeros is an empty way.
 ///
-/// Bits: 31 used, 20..=27 slot, 0..=19 guest page.
+/// Bits: 31 used, 20..=28 slot, 0..=19 guest page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(transparent)]
 struct RevEntry(u32);
@@ -275,7 +281,7 @@ impl RevEntry {
     }
 
     fn get(self) -> Option<(Slot, GuestPage)> {
-        let slot = Slot((self.0 >> Self::SLOT_SHIFT) as u8);
+        let slot = Slot(((self.0 & !Self::USED) >> Self::SLOT_SHIFT) as u16);
         let page = GuestPage(self.0 & Self::PAGE_MASK);
         (self.0 & Self::USED != 0).then_some((slot, page))
     }
@@ -330,14 +336,6 @@ impl LargeRegion {
 
     fn contains(self, vaddr: u32) -> bool {
         vaddr & self.mask == self.addr
-    }
-
-    fn first_page(self) -> GuestPage {
-        GuestPage::containing(self.addr)
-    }
-
-    fn pages(self) -> usize {
-        ((!self.mask as usize) + 1) / PAGE
     }
 }
 
@@ -591,32 +589,42 @@ impl ForwardMap {
 struct PageLists {
     table: AnonRegion,
     nslots: usize,
+    /// Entries per list.
+    capacity: usize,
 }
 
 impl PageLists {
     fn new(nslots: usize) -> Result<PageLists, String> {
-        let len = nslots * LISTED_PAGES * std::mem::size_of::<GuestPage>();
-        let table = AnonRegion::table(len, "page lists")?;
-        Ok(PageLists { table, nslots })
+        Self::with_capacity(nslots, LISTED_PAGES)
     }
 
-    /// The list of `slot`, all [`LISTED_PAGES`] entries (the window
-    /// knows how many are used).
+    fn with_capacity(nslots: usize, capacity: usize) -> Result<PageLists, String> {
+        let len = nslots * capacity * std::mem::size_of::<GuestPage>();
+        let table = AnonRegion::table(len, "page lists")?;
+        Ok(PageLists {
+            table,
+            nslots,
+            capacity,
+        })
+    }
+
+    /// The list of `slot`, all `capacity` entries (the window knows how
+    /// many are used).
     fn list(&mut self, slot: Slot) -> &mut [GuestPage] {
         assert!(slot.index() < self.nslots);
-        // SAFETY: slot < nslots (asserted), so the LISTED_PAGES entries
-        // from slot * LISTED_PAGES lie inside our table of nslots *
-        // LISTED_PAGES, which is readable, writable and aligned; any u32
-        // is a valid GuestPage index for reading (entries are only ever
-        // written from GuestPages); `&mut self` makes this the only
-        // reference into the table.
+        // SAFETY: slot < nslots (asserted), so the `capacity` entries from
+        // slot * capacity lie inside our table of nslots * capacity,
+        // which is readable, writable and aligned; any u32 is a valid
+        // GuestPage index for reading (entries are only ever written from
+        // GuestPages); `&mut self` makes this the only reference into the
+        // table.
         unsafe {
             std::slice::from_raw_parts_mut(
                 self.table
                     .addr
                     .cast::<GuestPage>()
-                    .add(slot.index() * LISTED_PAGES),
-                LISTED_PAGES,
+                    .add(slot.index() * self.capacity),
+                self.capacity,
             )
         }
     }
@@ -746,6 +754,8 @@ struct Window {
     mapped: u32,
     /// Covers every large-page mapping in the window, if there is any.
     large: Option<LargeRegion>,
+    /// The sizes of those mappings: bit n set for 2^n bytes.
+    large_sizes: u64,
     /// Entries of the window's page list in use, and whether pages went
     /// unlisted because it was full.
     listed: u32,
@@ -771,12 +781,13 @@ struct Ghost {
 
 /// Whether `next`, the fill of the page `pages` pages after the one of
 /// `base` (negative: before), continues `base`'s run of guest RAM: the
-/// same file and protection, the same guest mapping size, and the RAM
+/// same file, protection and attributes, the same guest mapping size, the RAM
 /// offset `pages` pages on, so that one mmap can map both.
 pub fn continues_run(base: &abi::hspt_fill, pages: i64, next: &abi::hspt_fill) -> bool {
     let step = pages * PAGE as i64;
     next.fd == base.fd
         && next.prot == base.prot
+        && next.attrs == base.attrs
         && next.lg_page_size == base.lg_page_size
         && next.fd_offset as i64 == base.fd_offset as i64 + step
         && next.ram_addr as i64 == base.ram_addr as i64 + step
@@ -808,10 +819,17 @@ pub struct PoolStats {
     /// Unmaps and write-protects the kernel refused (or the test hook
     /// failed), each recovered from by resetting the whole window.
     pub invalidation_failures: u64,
+    /// The pool has a kernel window besides the user windows.
+    pub kernel_window: bool,
 }
 
 pub struct Pool {
     windows: Windows,
+    /// The kernel window ([`Pool::with_kernel_window`]): the last slot,
+    /// outside the LRU and keyless; only the engine resets it.
+    kernel: Option<Slot>,
+    /// The kernel window's page list (longer than the user windows').
+    kernel_list: Option<PageLists>,
     fwd: ForwardMap,
     rmap: ReverseMap,
     lists: PageLists,
@@ -822,11 +840,25 @@ pub struct Pool {
     keep_evicted: bool,
     clock: u64,
     /// Slots that ever held a window (bit per slot), for the report.
-    ever_used: [u64; MAX_SLOTS / 64],
+    ever_used: [u64; MAX_SLOTS.div_ceil(64)],
     /// Pages mapped in all windows; each costs at most 2 VMAs.
     mapped_total: usize,
     max_mapped: usize,
     stats: PoolStats,
+}
+
+/// The page list of `slot`: the kernel window's own, or its entry in
+/// `lists` (a function of the fields, so callers may borrow others).
+fn list_of<'a>(
+    lists: &'a mut PageLists,
+    kernel_list: &'a mut Option<PageLists>,
+    kernel: Option<Slot>,
+    slot: Slot,
+) -> &'a mut [GuestPage] {
+    match kernel_list {
+        Some(kernel_list) if kernel == Some(slot) => kernel_list.list(Slot::new(0)),
+        _ => lists.list(slot),
+    }
 }
 
 fn read_number(path: &str) -> Option<usize> {
@@ -848,6 +880,8 @@ impl Pool {
             .unwrap_or(1000);
         let mut pool = Pool {
             windows,
+            kernel: None,
+            kernel_list: None,
             fwd,
             rmap,
             lists,
@@ -856,7 +890,7 @@ impl Pool {
             ghost_lists,
             keep_evicted: false,
             clock: 0,
-            ever_used: [0; MAX_SLOTS / 64],
+            ever_used: [0; MAX_SLOTS.div_ceil(64)],
             mapped_total: 0,
             max_mapped: 0,
             stats: PoolStats {
@@ -866,6 +900,22 @@ impl Pool {
         };
         pool.set_vma_budget(max_map_count.saturating_sub(in_use + VMA_RESERVE).max(64));
         Ok(pool)
+    }
+
+    /// Reserves `nslots` windows for user address spaces (1..=256) and one
+    /// more for the kernel, which no user context can take. Not
+    /// signal-safe.
+    pub fn with_kernel_window(nslots: usize) -> Result<Self, String> {
+        assert!((1..MAX_SLOTS).contains(&nslots));
+        let mut pool = Pool::new(nslots + 1)?;
+        pool.kernel = Some(Slot::new(nslots));
+        pool.kernel_list = Some(PageLists::with_capacity(1, KERNEL_LISTED_PAGES)?);
+        Ok(pool)
+    }
+
+    /// The kernel window, if the pool has one.
+    pub fn kernel_slot(&self) -> Option<Slot> {
+        self.kernel
     }
 
     /// The VMAs the windows may use together (each mapped page counts as
@@ -885,6 +935,7 @@ impl Pool {
     pub fn stats(&self) -> PoolStats {
         PoolStats {
             mapped_now: self.mapped_total as u64,
+            kernel_window: self.kernel.is_some(),
             ..self.stats
         }
     }
@@ -899,6 +950,28 @@ impl Pool {
 
     fn all_slots(&self) -> impl Iterator<Item = Slot> {
         (0..self.nslots()).map(Slot::new)
+    }
+
+    /// The page list of a window.
+    fn list(&mut self, slot: Slot) -> &mut [GuestPage] {
+        list_of(&mut self.lists, &mut self.kernel_list, self.kernel, slot)
+    }
+
+    /// Whether the window's list names every page it maps (a revalidation
+    /// needs it).
+    pub fn is_listed(&self, slot: Slot) -> bool {
+        !self.slots[slot.index()].list_overflowed
+    }
+
+    /// The windows user contexts get: all but the kernel window.
+    fn user_slots(&self) -> impl Iterator<Item = Slot> {
+        let kernel = self.kernel;
+        self.all_slots().filter(move |&s| Some(s) != kernel)
+    }
+
+    /// Windows of user address spaces (the report's slot count).
+    pub fn user_slot_count(&self) -> usize {
+        self.nslots() - self.kernel.is_some() as usize
     }
 
     /// The window `addr` lies in and its offset there (in the guard past
@@ -944,14 +1017,14 @@ impl Pool {
         self.clock += 1;
         let clock = self.clock;
         if let Some(slot) = self
-            .all_slots()
+            .user_slots()
             .find(|s| self.slots[s.index()].key == Some(key))
         {
             self.window(slot).last_used = clock;
             return (slot, None);
         }
         let victim = self
-            .all_slots()
+            .user_slots()
             .min_by_key(|s| {
                 let w = &self.slots[s.index()];
                 (w.key.is_some(), w.last_used)
@@ -1074,7 +1147,7 @@ impl Pool {
     /// Gives up the window of `key`, if it has one (its mappings go).
     pub fn release(&mut self, key: &WindowKey) {
         if let Some(slot) = self
-            .all_slots()
+            .user_slots()
             .find(|s| self.slots[s.index()].key.as_ref() == Some(key))
         {
             self.reset(slot);
@@ -1101,6 +1174,7 @@ impl Pool {
         let window = self.window(slot);
         let lost = std::mem::take(&mut window.mapped) as usize;
         window.large = None;
+        window.large_sizes = 0;
         window.listed = 0;
         window.list_overflowed = false;
         window.stale = false;
@@ -1113,12 +1187,13 @@ impl Pool {
     /// (made, if need be, by dropping the entries of pages unmapped since
     /// and the repeats of pages mapped again).
     fn list_page(&mut self, slot: Slot, page: GuestPage) {
-        if self.slots[slot.index()].listed as usize == LISTED_PAGES {
+        let capacity = self.list(slot).len();
+        if self.slots[slot.index()].listed as usize == capacity {
             self.compact_list(slot);
         }
         let listed = self.slots[slot.index()].listed as usize;
-        if listed < LISTED_PAGES {
-            self.lists.list(slot)[listed] = page;
+        if listed < capacity {
+            self.list(slot)[listed] = page;
             self.window(slot).listed += 1;
         } else {
             self.window(slot).list_overflowed = true;
@@ -1129,7 +1204,8 @@ impl Pool {
     /// and without allocating (the fault path calls it).
     fn compact_list(&mut self, slot: Slot) {
         let listed = self.slots[slot.index()].listed as usize;
-        let list = &mut self.lists.list(slot)[..listed];
+        let list =
+            &mut list_of(&mut self.lists, &mut self.kernel_list, self.kernel, slot)[..listed];
         list.sort_unstable();
         let mut kept = 0;
         for i in 0..listed {
@@ -1153,7 +1229,7 @@ impl Pool {
         mut lost: impl FnMut(WindowKey, u32),
     ) -> (u64, u64) {
         let (mut marked, mut reset) = (0, 0);
-        for slot in self.all_slots() {
+        for slot in self.user_slots() {
             let window = self.slots[slot.index()];
             let Some(key) = window.key.filter(|k| window.mapped > 0 && pred(k)) else {
                 continue;
@@ -1201,7 +1277,7 @@ impl Pool {
         let mut kept = 0;
         let mut run: Option<(Change, GuestPage, usize)> = None;
         for i in 0..listed {
-            let page = self.lists.list(slot)[i];
+            let page = self.list(slot)[i];
             let entry = self.fwd.get(slot, page);
             // RAM beyond the reverse map's range is not recorded: such a
             // mapping cannot be compared, so it goes.
@@ -1236,7 +1312,7 @@ impl Pool {
                 Some(Change::Unmap) => continue,
                 Some(Change::ReadOnly) => {}
             }
-            self.lists.list(slot)[kept] = page;
+            self.list(slot)[kept] = page;
             kept += 1;
         }
         if let Some(r) = run {
@@ -1276,7 +1352,7 @@ impl Pool {
         mut lost: impl FnMut(WindowKey, u32),
     ) -> u64 {
         let mut n = 0;
-        for slot in self.all_slots() {
+        for slot in self.user_slots() {
             let window = self.slots[slot.index()];
             if let Some(key) = window.key.filter(|k| window.mapped > 0 && pred(k)) {
                 self.reset(slot);
@@ -1287,7 +1363,8 @@ impl Pool {
         n
     }
 
-    pub fn reset_all(&mut self, lost: impl FnMut(WindowKey, u32)) -> u64 {
+    /// Every user window loses its mappings (the kernel window stays).
+    pub fn reset_user_windows(&mut self, lost: impl FnMut(WindowKey, u32)) -> u64 {
         self.reset_where(|_| true, lost)
     }
 
@@ -1297,32 +1374,77 @@ impl Pool {
     /// window whose large-page region holds `vaddr` loses the region.
     /// Returns the number of pages unmapped.
     pub fn unmap_page_everywhere(&mut self, vaddr: u32) -> u64 {
+        self.unmap_page_where(vaddr, |_| true)
+    }
+
+    /// [`Pool::unmap_page_everywhere`], in the user windows only.
+    pub fn unmap_user_page(&mut self, vaddr: u32) -> u64 {
+        let kernel = self.kernel;
+        self.unmap_page_where(vaddr, |s| Some(s) != kernel)
+    }
+
+    /// [`Pool::unmap_page_everywhere`], in the kernel window only.
+    pub fn unmap_kernel_page(&mut self, vaddr: u32) -> u64 {
+        let kernel = self.kernel;
+        self.unmap_page_where(vaddr, |s| Some(s) == kernel)
+    }
+
+    fn unmap_page_where(&mut self, vaddr: u32, which: impl Fn(Slot) -> bool) -> u64 {
         let page = GuestPage::containing(vaddr);
         let mut n = 0;
-        for slot in self.all_slots() {
+        for slot in self.all_slots().filter(|&s| which(s)) {
             let window = self.slots[slot.index()];
             if window.mapped == 0 {
                 continue;
             }
-            match window.large.filter(|r| r.contains(vaddr)) {
-                Some(region) => {
-                    self.window(slot).large = None;
-                    n += if region.pages() > LARGE_REGION_SCAN_LIMIT {
-                        self.reset_window(slot);
-                        window.mapped as u64
-                    } else {
-                        self.unmap_range(slot, region.first_page(), region.pages())
-                    };
-                }
-                None => {
-                    let entry = self.fwd.get(slot, page);
-                    if entry.is_mapped() {
-                        // A large mapping lies in the region by construction.
-                        debug_assert_eq!(entry.lg_page_size(), PAGE_SHIFT);
-                        n += self.unmap_range(slot, page, 1);
-                    }
-                }
+            let entry = self.fwd.get(slot, page);
+            if entry.is_mapped() && entry.lg_page_size() == PAGE_SHIFT {
+                n += self.unmap_range(slot, page, 1);
             }
+            if !window.large.is_some_and(|r| r.contains(vaddr)) {
+                continue;
+            }
+            // The guest mapping that covers `vaddr`, if it is large, lies in
+            // its size's aligned block around it, and its window pages are
+            // those of the block mapped with that size (another mapping of
+            // that size cannot share the block). Each size the window
+            // holds, from the smallest: where none covers `vaddr`, nothing
+            // of theirs goes, unlike the softmmu, which drops its whole
+            // large-page region (a kernel's fixmap flushes would else
+            // empty a kernel window's lowmem sections again and again).
+            for lg in (PAGE_SHIFT + 1..=32).filter(|lg| window.large_sizes & (1 << lg) != 0) {
+                if lg > MAX_SCANNED_LG_PAGE_SIZE {
+                    n += window.mapped as u64;
+                    self.reset_window(slot);
+                    break;
+                }
+                n += self.unmap_block_of_size(slot, page, lg);
+            }
+        }
+        n
+    }
+
+    /// Unmaps the pages of the 2^`lg` aligned block around `page` that
+    /// were mapped from guest mappings of that size, in runs.
+    fn unmap_block_of_size(&mut self, slot: Slot, page: GuestPage, lg: u32) -> u64 {
+        let pages = 1usize << (lg - PAGE_SHIFT);
+        let first = GuestPage::from_index(page.index() & !(pages - 1));
+        let mut n = 0;
+        let mut run: Option<(GuestPage, usize)> = None;
+        for i in 0..pages {
+            let p = first.plus(i);
+            let entry = self.fwd.get(slot, p);
+            if entry.is_mapped() && entry.lg_page_size() == lg {
+                match &mut run {
+                    Some((_, len)) => *len += 1,
+                    None => run = Some((p, 1)),
+                }
+            } else if let Some((start, len)) = run.take() {
+                n += self.unmap_range(slot, start, len);
+            }
+        }
+        if let Some((start, len)) = run {
+            n += self.unmap_range(slot, start, len);
         }
         n
     }
@@ -1485,6 +1607,7 @@ impl Pool {
             let region = LargeRegion::cover(window.large, first.vaddr(), source.lg_page_size);
             let last = first.plus(pages - 1).vaddr();
             window.large = Some(LargeRegion::cover(Some(region), last, source.lg_page_size));
+            window.large_sizes |= 1 << clamp_lg_page_size(source.lg_page_size);
         }
         Ok(())
     }
@@ -1679,8 +1802,8 @@ pub(super) mod tests {
         assert_eq!(FwdEntry::mapped(RamPage(0), false, 0).lg_page_size(), 12);
         assert!(!FwdEntry::EMPTY.is_mapped() && FwdEntry::EMPTY.ram().is_none());
 
-        let r = RevEntry::new(Slot(255), GuestPage::from_index(PAGES_PER_WINDOW - 1));
-        assert_eq!(r.get(), Some((Slot(255), GuestPage(0xf_ffff))));
+        let r = RevEntry::new(Slot(256), GuestPage::from_index(PAGES_PER_WINDOW - 1));
+        assert_eq!(r.get(), Some((Slot(256), GuestPage(0xf_ffff))));
         assert_eq!(
             RevEntry::new(Slot(0), GuestPage(0)).get(),
             Some((Slot(0), GuestPage(0)))
@@ -1693,13 +1816,12 @@ pub(super) mod tests {
         let r = LargeRegion::cover(None, 0x0012_3000, 20);
         assert_eq!((r.addr, r.mask), (0x0010_0000, 0xfff0_0000));
         assert!(r.contains(0x001f_ffff) && !r.contains(0x0020_0000));
-        assert_eq!(r.pages(), 256);
         let r = LargeRegion::cover(Some(r), 0x0030_0000, 16);
         assert_eq!((r.addr, r.mask), (0, 0xffc0_0000));
         assert!(r.contains(0x0030_0000) && r.contains(0x0010_0000));
         let r = LargeRegion::cover(Some(r), 0xffff_0000, 16);
         assert_eq!((r.addr, r.mask), (0, 0));
-        assert_eq!(r.pages(), PAGES_PER_WINDOW);
+        assert!(r.contains(0x8000_0000));
     }
 
     #[test]
