@@ -316,12 +316,14 @@ extern "C" fn on_context_event(
         }
         // At PL1 after the event: QEMU asks whether PL1 blocks may use the
         // kernel window (with HSPT_ACCEL_KERNEL_WINDOW; ignored otherwise).
-        let kernel_window = engine::with_engine(|e| {
-            if entered {
+        let kernel_window = if entered {
+            engine::with_engine(|e| {
                 e.leave_user();
-            }
-            e.enter_kernel(ctx)
-        });
+                e.enter_kernel(ctx)
+            })
+        } else {
+            engine::with_engine_for_kernel(|e| e.enter_kernel(ctx))
+        };
         return kernel_window.unwrap_or(false) as i32;
     }
     if event != abi::HSPT_CTX_MODE {
@@ -402,7 +404,7 @@ extern "C" fn on_softmmu_flush(_opaque: *mut c_void, _vcpu: u32, vaddr: u64, len
 }
 
 extern "C" fn on_kernel_softmmu_flush(_opaque: *mut c_void, _vcpu: u32, vaddr: u64, len: u64) {
-    engine::with_engine(|e| e.kernel_softmmu_flush(vaddr, len));
+    engine::with_engine_for_kernel(|e| e.kernel_softmmu_flush(vaddr, len));
 }
 
 fn report_at_exit() {

@@ -398,12 +398,13 @@ impl Report {
                 if p.kernel_window {
                     let _ = writeln!(
                         out,
-                        "hspt: kernel window: {} faults, {:.1} us each in the handler; {} pages mapped; {} resets; {} revalidations after TLBIALL kept {} pages ({}); run through the softmmu: {} to user memory, {} special, {} stores to code pages, {} to pages remapped often",
+                        "hspt: kernel window: {} faults, {:.1} us each in the handler; {} pages mapped; {} resets; {} revalidations after TLBIALL kept {} sections and {} pages ({}); run through the softmmu: {} to user memory, {} special, {} stores to code pages, {} to pages remapped often",
                         human_count(totals.spt.kernel_faults),
                         totals.spt.kernel_fault_ns as f64 / 1000.0 / totals.spt.kernel_faults.max(1) as f64,
                         human_count(totals.spt.kernel_pages_mapped),
                         human_count(totals.spt.kernel_resets),
                         human_count(totals.spt.kernel_revalidations),
+                        human_count(totals.spt.kernel_sections_kept),
                         human_count(totals.spt.kernel_pages_kept),
                         human_ns(totals.spt.kernel_revalidation_ns),
                         human_count(totals.spt.kernel_softmmu_user),
@@ -849,7 +850,7 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
     let c = &s.spt;
     let _ = write!(
         out,
-        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"softmmu_user_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"evictions\": {}, \"est_saved_ns\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"revalidations\": {}, \"pages_kept\": {}, \"revalidation_ns\": {}, \"restorations\": {}, \"pages_restored\": {}, \"restoration_ns\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}, \"kernel_window\": {{\"faults\": {}, \"fault_handler_ns\": {}, \"pages_mapped\": {}, \"resets\": {}, \"revalidations\": {}, \"pages_kept\": {}, \"revalidation_ns\": {}, \"softmmu\": {{\"user_memory\": {}, \"special\": {}, \"code_page\": {}, \"remapped\": {}}}}}}}}}",
+        "\"user_accesses\": {}, \"kernel_accesses\": {}, \"window_accesses\": {}, \"softmmu_user_accesses\": {}, \"user_entries\": {}, \"tlb_maintenance\": {}, \"qemu_flushes\": {}, \"spt\": {{\"hits\": {}, \"misses\": {{\"not_mapped\": {}, \"permission\": {}, \"code_page\": {}, \"special\": {}}}, \"guest_faults\": {}, \"faults\": {}, \"fault_handler_ns\": {}, \"evictions\": {}, \"est_saved_ns\": {}, \"pages_mapped\": {}, \"pages_around\": {}, \"pages_premapped\": {}, \"pages_invalidated\": {}, \"windows_reset\": {}, \"revalidations\": {}, \"pages_kept\": {}, \"revalidation_ns\": {}, \"restorations\": {}, \"pages_restored\": {}, \"restoration_ns\": {}, \"code_protects\": {}, \"entries_softmmu\": {}, \"fallbacks\": {}, \"kernel_window\": {{\"faults\": {}, \"fault_handler_ns\": {}, \"pages_mapped\": {}, \"resets\": {}, \"revalidations\": {}, \"sections_kept\": {}, \"pages_kept\": {}, \"revalidation_ns\": {}, \"softmmu\": {{\"user_memory\": {}, \"special\": {}, \"code_page\": {}, \"remapped\": {}}}}}}}}}",
         s.user_accesses,
         s.kernel_accesses,
         s.window_accesses,
@@ -886,6 +887,7 @@ fn process_json(key: Option<&ProcessKey>, s: &ProcessStats) -> String {
         c.kernel_pages_mapped,
         c.kernel_resets,
         c.kernel_revalidations,
+        c.kernel_sections_kept,
         c.kernel_pages_kept,
         c.kernel_revalidation_ns,
         c.kernel_softmmu_user,

@@ -501,8 +501,19 @@ pub(super) fn revalidate_kernel(e: &mut Engine, slot: Slot) -> bool {
         return false;
     };
     let started = now_ns();
-    // The last large mapping probed: its address mask, first address, and
-    // the RAM address that first address translates to.
+    let translation = |out: abi::hspt_fill| {
+        (out.attrs & abi::HSPT_FILL_ATTR_NOT_GLOBAL == 0).then(|| pool::Translation {
+            ram: pool::RamPage::containing(out.ram_addr),
+            writable: out.prot & abi::HSPT_PROT_WRITE != 0,
+            lg_page_size: out.lg_page_size,
+        })
+    };
+    let sections = e
+        .pool
+        .revalidate_kernel_sections(|page| probe_in_hook(probe, page).and_then(translation));
+    // The pages not in sections: the last large mapping probed (its
+    // address mask, first address, and the RAM address that first address
+    // translates to) serves the pages after it.
     let mut large: Option<(u32, u32, u64, abi::hspt_fill)> = None;
     let done = e.pool.revalidate(slot, |page| {
         let vaddr = page.vaddr();
@@ -524,13 +535,10 @@ pub(super) fn revalidate_kernel(e: &mut Engine, slot: Slot) -> bool {
                 out
             }
         };
-        (out.attrs & abi::HSPT_FILL_ATTR_NOT_GLOBAL == 0).then(|| pool::Translation {
-            ram: pool::RamPage::containing(out.ram_addr),
-            writable: out.prot & abi::HSPT_PROT_WRITE != 0,
-            lg_page_size: out.lg_page_size,
-        })
+        translation(out)
     });
     e.pending.kernel_revalidations += 1;
+    e.pending.kernel_sections_kept += sections;
     e.pending.kernel_pages_kept += done.kept + done.downgraded;
     e.pending.pages_invalidated += done.unmapped;
     e.pending.kernel_revalidation_ns += now_ns().saturating_sub(started);

@@ -97,7 +97,9 @@ pub struct SptCounters {
     /// Revalidations of the kernel window after TLBIALL (instead of a
     /// reset), the pages they kept, and their time.
     pub kernel_revalidations: u64,
+    /// (pages checked one by one; sections checked whole)
     pub kernel_pages_kept: u64,
+    pub kernel_sections_kept: u64,
     pub kernel_revalidation_ns: u64,
 }
 
@@ -135,6 +137,7 @@ impl SptCounters {
         self.kernel_resets += o.kernel_resets;
         self.kernel_revalidations += o.kernel_revalidations;
         self.kernel_pages_kept += o.kernel_pages_kept;
+        self.kernel_sections_kept += o.kernel_sections_kept;
         self.kernel_revalidation_ns += o.kernel_revalidation_ns;
     }
 
@@ -178,7 +181,7 @@ pub struct Engine {
     /// A guest TLBIALL was reported: the full flush of the PL1 index that
     /// follows it (after the user index's, if any) may revalidate the
     /// kernel window instead of resetting it. And the same for the event
-    /// before the current one.
+    /// before the current one (kernel events do not move it).
     kernel_tlbiall: bool,
     previous_event_kernel_tlbiall: bool,
     /// Kernel-window pages that by-address flushes unmapped, and how often.
@@ -232,6 +235,19 @@ impl Drop for InUse {
 pub fn with_engine<R>(f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
     engine_scope(|e| {
         e.begin_event();
+        f(e)
+    })
+}
+
+/// [`with_engine`] for the kernel window's own events (its flushes, PL1
+/// context events that only select it): they change nothing the user
+/// windows' flush announcements are about, so they neither take nor
+/// cancel one. A register write's announced flush of PL0 may come after
+/// the flushes of PL1 pages the same write made (an ASID change drops the
+/// kernel's non-global pages first).
+pub fn with_engine_for_kernel<R>(f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
+    engine_scope(|e| {
+        e.events += 1;
         f(e)
     })
 }
@@ -599,8 +615,9 @@ impl Engine {
         let Some(kernel) = self.pool.kernel_slot() else {
             return;
         };
+        let after_tlbiall = std::mem::take(&mut self.kernel_tlbiall);
         if len == 0
-            && self.previous_event_kernel_tlbiall
+            && after_tlbiall
             && self.revalidate
             && self.pool.mapped_pages(kernel) > 0
             && self.pool.is_listed(kernel)
@@ -871,6 +888,21 @@ mod tests {
         let (mut e, _a, k, _ram) = engine_with_kernel_window();
         ev(&mut e).kernel_softmmu_flush(0, 1 << 30);
         assert!(!mapped(&e, k, 0xc0000));
+    }
+
+    #[test]
+    fn kernel_window_events_keep_a_flush_announcement() {
+        let _serial = serial();
+        // An ASID change: announced, then QEMU drops the kernel's
+        // non-global pages (PL1 page flushes), then flushes PL0 whole.
+        let (mut e, a, _k, _ram) = engine_with_kernel_window();
+        ev(&mut e).qemu_flush(abi::HSPT_FLUSH_CONTEXTIDR);
+        // As with_engine_for_kernel: no begin_event.
+        e.kernel_softmmu_flush(0x7000, 0x1000);
+        ev(&mut e).softmmu_flush(0, 0);
+        assert!(mapped(&e, a, 1), "the announced flush, after kernel events");
+        ev(&mut e).softmmu_flush(0, 0);
+        assert!(!mapped(&e, a, 1), "a second one is not announced");
     }
 
     #[test]

@@ -45,10 +45,12 @@ const VMA_RESERVE: usize = 4096;
 /// Pages each window lists for revalidation after a global flush (a
 /// window that mapped more since its last reset is reset instead).
 const LISTED_PAGES: usize = 4096;
-/// The same for the kernel window, which maps the kernel's working set of
-/// all processes (here 512 MiB of guest memory; the list is only touched
-/// as far as it is used).
-const KERNEL_LISTED_PAGES: usize = 1 << 17;
+/// The same for the kernel window's pages outside sections (its sections
+/// are tracked whole): also the most it maps at once, since a TLBIALL,
+/// which a Linux guest makes at every fork and exit, checks each (module
+/// memory, vmalloc'd stacks). A new one beyond that unmaps the lower half
+/// of the listed ones.
+const KERNEL_LISTED_PAGES: usize = 256;
 /// Page lists of evicted windows kept for [`Pool::restore`] (LRU).
 const GHOSTS: usize = 64;
 /// An evicted window's list is kept only if it has this many pages: a
@@ -56,6 +58,23 @@ const GHOSTS: usize = 64;
 const GHOST_MIN_PAGES: u32 = 16;
 /// A large-page region of more pages than this (64 MiB) is dropped by
 /// resetting its window: cheaper than scanning its forward-map rows.
+/// log2 of a section, the guest mapping the kernel window tracks whole.
+const SECTION_SHIFT: u32 = 20;
+const PAGES_PER_SECTION: usize = 1 << (SECTION_SHIFT - PAGE_SHIFT);
+
+/// A section the kernel window maps pages of: every one of them is mapped
+/// from the RAM run that starts at `ram` (a page of another run of the
+/// same guest address makes the others go first), and any may be
+/// writable if `writable`. Default: none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct KernelSection {
+    ram: Option<RamPage>,
+    writable: bool,
+}
+
+/// A bit per MiB of a 4 GiB window.
+const LARGE_MIB_WORDS: usize = (WINDOW_SIZE >> 20) / 64;
+type LargeMibs = [u64; LARGE_MIB_WORDS];
 /// Guest mappings larger than this (2^24, a supersection) are unmapped
 /// by resetting their window: their block would be too long to scan.
 const MAX_SCANNED_LG_PAGE_SIZE: u32 = 24;
@@ -830,6 +849,15 @@ pub struct Pool {
     kernel: Option<Slot>,
     /// The kernel window's page list (longer than the user windows').
     kernel_list: Option<PageLists>,
+    /// The kernel window's sections (1 MiB guest mappings, as a Linux
+    /// kernel maps its lowmem), per MiB of guest addresses: their pages
+    /// are not listed, and a revalidation checks each section once.
+    kernel_sections: Box<[KernelSection]>,
+    /// Per window, a bit per MiB of guest addresses where a large mapping
+    /// was made since the window's last reset: a by-address invalidation
+    /// elsewhere has no large mapping to look for (a Linux kernel flushes
+    /// its fixmap pages by the thousand at boot, far from its sections).
+    large_mib: Box<[LargeMibs]>,
     fwd: ForwardMap,
     rmap: ReverseMap,
     lists: PageLists,
@@ -882,6 +910,8 @@ impl Pool {
             windows,
             kernel: None,
             kernel_list: None,
+            large_mib: vec![[0; LARGE_MIB_WORDS]; nslots].into_boxed_slice(),
+            kernel_sections: Box::new([]),
             fwd,
             rmap,
             lists,
@@ -910,6 +940,7 @@ impl Pool {
         let mut pool = Pool::new(nslots + 1)?;
         pool.kernel = Some(Slot::new(nslots));
         pool.kernel_list = Some(PageLists::with_capacity(1, KERNEL_LISTED_PAGES)?);
+        pool.kernel_sections = vec![KernelSection::default(); WINDOW_SIZE >> SECTION_SHIFT].into();
         Ok(pool)
     }
 
@@ -1179,6 +1210,10 @@ impl Pool {
         window.list_overflowed = false;
         window.stale = false;
         window.ghost = None;
+        self.large_mib[slot.index()] = [0; LARGE_MIB_WORDS];
+        if self.kernel == Some(slot) {
+            self.kernel_sections.fill(KernelSection::default());
+        }
         self.mapped_total -= lost;
         self.stats.resets += 1;
     }
@@ -1190,6 +1225,9 @@ impl Pool {
         let capacity = self.list(slot).len();
         if self.slots[slot.index()].listed as usize == capacity {
             self.compact_list(slot);
+            if self.kernel == Some(slot) && self.slots[slot.index()].listed as usize == capacity {
+                self.evict_listed_half(slot);
+            }
         }
         let listed = self.slots[slot.index()].listed as usize;
         if listed < capacity {
@@ -1197,6 +1235,25 @@ impl Pool {
             self.window(slot).listed += 1;
         } else {
             self.window(slot).list_overflowed = true;
+        }
+    }
+
+    /// The kernel window's list is full of mapped pages: the lower half of
+    /// them (in address order, after [`Pool::compact_list`]) go.
+    fn evict_listed_half(&mut self, slot: Slot) {
+        let listed = self.slots[slot.index()].listed as usize;
+        let half = listed / 2;
+        for i in 0..half {
+            let page = self.list(slot)[i];
+            if self.fwd.get(slot, page).is_mapped() {
+                self.unmap_range(slot, page, 1);
+            }
+        }
+        // A failed unmap reset the window, emptying the list.
+        let listed = self.slots[slot.index()].listed as usize;
+        if listed > half {
+            self.list(slot).copy_within(half..listed, 0);
+            self.window(slot).listed = (listed - half) as u32;
         }
     }
 
@@ -1429,6 +1486,16 @@ impl Pool {
     fn unmap_block_of_size(&mut self, slot: Slot, page: GuestPage, lg: u32) -> u64 {
         let pages = 1usize << (lg - PAGE_SHIFT);
         let first = GuestPage::from_index(page.index() & !(pages - 1));
+        let mibs = &self.large_mib[slot.index()];
+        let first_mib = first.vaddr() >> 20;
+        let last_mib = first.plus(pages - 1).vaddr() >> 20;
+        if !(first_mib..=last_mib).any(|mib| mibs[mib as usize / 64] & (1 << (mib % 64)) != 0) {
+            return 0;
+        }
+        if self.is_kernel_section(slot, lg) {
+            self.kernel_sections[(first.vaddr() >> SECTION_SHIFT) as usize] =
+                KernelSection::default();
+        }
         let mut n = 0;
         let mut run: Option<(GuestPage, usize)> = None;
         for i in 0..pages {
@@ -1549,6 +1616,9 @@ impl Pool {
             ram: first_ram,
             lg_page_size: fill.lg_page_size,
         };
+        if self.is_kernel_section(slot, fill.lg_page_size) {
+            self.note_kernel_section(first, first_ram, writable_pages > 0);
+        }
         if writable_pages > 0 {
             self.map_pages(slot, first, writable_pages, source, true)?;
         }
@@ -1595,7 +1665,9 @@ impl Pool {
             if !self.fwd.get(slot, page).is_mapped() {
                 self.window(slot).mapped += 1;
                 self.mapped_total += 1;
-                self.list_page(slot, page);
+                if !self.is_kernel_section(slot, source.lg_page_size) {
+                    self.list_page(slot, page);
+                }
             }
             let entry = FwdEntry::mapped(source.ram.plus(i), writable, source.lg_page_size);
             self.fwd.set(slot, page, entry);
@@ -1608,8 +1680,86 @@ impl Pool {
             let last = first.plus(pages - 1).vaddr();
             window.large = Some(LargeRegion::cover(Some(region), last, source.lg_page_size));
             window.large_sizes |= 1 << clamp_lg_page_size(source.lg_page_size);
+            let mibs = &mut self.large_mib[slot.index()];
+            for mib in (first.vaddr() >> 20)..=(last >> 20) {
+                mibs[mib as usize / 64] |= 1 << (mib % 64);
+            }
         }
         Ok(())
+    }
+
+    /// Pages of sections in the kernel window are tracked by section.
+    fn is_kernel_section(&self, slot: Slot, lg_page_size: u32) -> bool {
+        self.kernel == Some(slot) && clamp_lg_page_size(lg_page_size) == SECTION_SHIFT
+    }
+
+    /// Pages from `first` of a section are about to be mapped in the
+    /// kernel window from RAM at `first_ram`: if its other pages came from
+    /// another run (an older descriptor, still legal to use until the
+    /// guest's TLB maintenance), they go, so that one RAM run describes
+    /// the section.
+    fn note_kernel_section(&mut self, first: GuestPage, first_ram: RamPage, writable: bool) {
+        let Some(kernel) = self.kernel else {
+            return;
+        };
+        let index = first.vaddr() >> SECTION_SHIFT;
+        let offset = (first.index() % PAGES_PER_SECTION) as u64;
+        let ram = first_ram.0.checked_sub(offset).map(RamPage);
+        let known = self.kernel_sections[index as usize];
+        if known.ram.is_some() && known.ram != ram {
+            self.unmap_block_of_size(kernel, first, SECTION_SHIFT);
+        }
+        let section = &mut self.kernel_sections[index as usize];
+        section.writable = (section.ram == ram && section.writable) || writable;
+        section.ram = ram;
+    }
+
+    /// After a guest TLBIALL: keeps each section of the kernel window that
+    /// `current` (the translation of its first page now) still gives from
+    /// the same RAM run; makes its pages read-only if it lost write
+    /// access; drops it otherwise. One check per section, not per page
+    /// (a Linux kernel's window holds thousands of lowmem pages, and each
+    /// fork and exit makes a TLBIALL). Returns the sections kept.
+    pub fn revalidate_kernel_sections(
+        &mut self,
+        mut current: impl FnMut(GuestPage) -> Option<Translation>,
+    ) -> u64 {
+        let Some(kernel) = self.kernel else {
+            return 0;
+        };
+        let mut kept = 0;
+        for index in 0..self.kernel_sections.len() {
+            let section = self.kernel_sections[index];
+            let Some(ram) = section.ram else {
+                continue;
+            };
+            let first = GuestPage::from_index(index * PAGES_PER_SECTION);
+            let now = current(first)
+                .filter(|t| clamp_lg_page_size(t.lg_page_size) == SECTION_SHIFT && t.ram == ram);
+            match now {
+                Some(t) => {
+                    kept += 1;
+                    if section.writable && !t.writable {
+                        self.downgrade_block(kernel, first, PAGES_PER_SECTION);
+                        self.kernel_sections[index].writable = false;
+                    }
+                }
+                None => {
+                    self.unmap_block_of_size(kernel, first, SECTION_SHIFT);
+                }
+            }
+        }
+        kept
+    }
+
+    /// Makes every writable page of `pages` from `first` read-only.
+    fn downgrade_block(&mut self, slot: Slot, first: GuestPage, pages: usize) {
+        for i in 0..pages {
+            let page = first.plus(i);
+            if self.fwd.get(slot, page).is_writable() {
+                self.downgrade(slot, page);
+            }
+        }
     }
 
     /// Whether reverse-map way `way` of `ram` names a live writable mapping.
