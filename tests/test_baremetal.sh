@@ -4,7 +4,8 @@
 # global pages, DACR domains, LDRT/STRT, alignment, access flag, TTBR1, SWP,
 # non-RAM user mappings). The program prints what it observes; the output
 # of stock QEMU is the oracle: patched QEMU with hspt=off and the
-# accelerator with slots=1, 8 and 256 must print the same lines.
+# accelerator with slots=1, 8 and 256 (kernel window on), and with the
+# kernel window off, must print the same lines.
 # HSPT_PLUGIN=/path/to/libhspt.so tests another build of the plugin. Each
 # run's output stays in build/baremetal/NAME.out (stock, hspt=off, slots=N).
 source "$(dirname "$0")/lib.sh"
@@ -50,7 +51,7 @@ n=$(grep -c '' "$work/stock.out")
 ncases=$(grep -c '^\[[^]]*\] begin$' "$work/stock.out")
 [ "$ncases" -gt 0 ] || fail "baremetal: no case ran on stock QEMU"
 
-configs=("hspt=off" "slots=1,warmup=0" "slots=8,warmup=0" "slots=256,warmup=0")
+configs=("hspt=off" "slots=1,warmup=0" "slots=8,warmup=0" "slots=256,warmup=0" "kernel=off,warmup=0")
 bad=()
 for c in "${configs[@]}"; do
 	name=${c%%,*}
@@ -60,6 +61,12 @@ for c in "${configs[@]}"; do
 		# the comparison proves nothing.
 		mapped=$(grep -o '"pages_mapped": *[0-9]*' "$work/$name.json" | awk '{s += $2} END {print s + 0}')
 		[ "$mapped" -gt 0 ] || fail "baremetal ($c): the accelerator mapped no window pages"
+		# And PL1 data through the kernel window (kernel=on, the default).
+		kernel=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["totals"]["spt"]["kernel_window"]["pages_mapped"])' "$work/$name.json")
+		case "$c" in
+		*kernel=off*) [ "$kernel" = 0 ] || fail "baremetal ($c): the kernel window mapped $kernel pages" ;;
+		*) [ "$kernel" -gt 0 ] || fail "baremetal ($c): the kernel window mapped no pages" ;;
+		esac
 	fi
 	if ! diff -u "$work/stock.out" "$work/$name.out" >"$work/$name.diff"; then
 		# The differing lines (stock -, this configuration +), at most 16 per

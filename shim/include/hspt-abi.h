@@ -202,16 +202,18 @@ struct hspt_qemu_api {
     void (*tlb_flush_counts)(unsigned int vcpu_index, uint64_t counts[3]);
     /*
      * As @probe, for the MMU index of PL1 (the kernel window's,
-     * HSPT_ACCEL_KERNEL_WINDOW), from the SIGSEGV handler.
+     * HSPT_ACCEL_KERNEL_WINDOW): from the SIGSEGV handler as @probe, or
+     * from a kernel_softmmu_flush hook.
      */
     uint32_t (*probe_kernel)(uint32_t vaddr, struct hspt_fill *out);
     /*
-     * Invalidate all translated code of the RAM page at @ram_addr, so that
-     * stores to it no longer need the softmmu (which, at page granularity,
-     * would else take one HSPT_FILL_CODE fault per store until no block is
-     * left on the page: a page that held code and is being reused as data).
-     * From the SIGSEGV handler, after @fill gave HSPT_FILL_CODE; the
-     * faulting store must then be re-executed (its block may be gone).
+     * Invalidate all translated code of the RAM page at @ram_addr. QEMU
+     * tracks code per page: while any block is left on it, each store to
+     * the page goes the softmmu's slow path, which for a window means one
+     * HSPT_FILL_CODE fault per store (a page that held code and is reused
+     * as data gets written whole). From the SIGSEGV handler, after @fill
+     * gave HSPT_FILL_CODE; the faulting store must then be re-executed
+     * (its own block may be gone).
      */
     void (*drop_code_page)(uint64_t ram_addr);
 };
@@ -257,7 +259,8 @@ struct hspt_accel_ops {
      * the kernel window (HSPT_ACCEL_KERNEL_WINDOW): every flush of it,
      * whoever asked, the guest's TLB maintenance, a DACR write's flush of
      * the domains that changed and an ASID change's of the non-global
-     * pages included.
+     * pages included. Called right after the entries went (before any
+     * guest access), so that @probe_kernel sees the guest's tables.
      */
     void (*kernel_softmmu_flush)(void *opaque, unsigned int vcpu_index,
                                  uint64_t vaddr, uint64_t len);

@@ -248,6 +248,12 @@ pabt_entry:
 	.endm
 
 	LOADOP	op_ld32, ldr r0, [r2]
+	/* The kernel_window case's own (no other case sends them through
+	 * the softmmu for good), and the same for its fixmap slot. */
+	LOADOP	kw_op_ld32, ldr r0, [r2]
+	STOREOP	kw_op_st32, str r1, [r0]
+	LOADOP	kw_op_fixmap_ld32, ldr r0, [r2]
+	STOREOP	kw_op_fixmap_st32, str r1, [r0]
 	LOADOP	op_ld16, ldrh r0, [r2]
 	LOADOP	op_ld8, ldrb r0, [r2]
 	LOADOP	op_ldrd, ldrd r0, r1, [r2]

@@ -1107,6 +1107,195 @@ static void t_window_restore(void)
 	run_ops(IN_USER, r3, N_OPS(r3));
 }
 
+/*
+ * PL1 data through the kernel window (kernel=on): the accelerator maps
+ * PL1 accesses to global translations in a window shared by every ASID,
+ * keeps its sections across TLBIALL when the tables still give them
+ * (checking each section once, by its first page), checks its other pages
+ * one by one and keeps at most 256 of those. Every change must reach PL1
+ * loads and stores at once: a section remapped or made read-only and
+ * TLBIALL, a section remapped and TLBIMVA of another of its pages, a
+ * section remapped with no maintenance and used, then TLBIALL, a
+ * domain of global pages turned off and on, a page remapped again and
+ * again (as a kernel's fixmap), more pages than the window keeps.
+ */
+#define KW_PAGES 300
+
+/*
+ * The kernel window's own accesses (start.S): not run_ops(), whose
+ * helpers other cases send through the softmmu for good (their PL1
+ * accesses to non-global pages make the accelerator translate those
+ * blocks without the window). The fixmap slot has its own too.
+ */
+extern u64 kw_op_ld32(u32, u32), kw_op_st32(u32, u32), kw_op_fixmap_ld32(u32, u32),
+	kw_op_fixmap_st32(u32, u32);
+
+static void kw_check_with(u64 (*ld)(u32, u32), u32 va, u32 want)
+{
+	u32 got = (u32)ld(va, 0);
+
+	pr("[%s] pl1 ld32 0x%08x = 0x%08x\n", cur_case, va, got);
+	if (got != want) {
+		unexpected_total++;
+		pr("  UNEXPECTED, architecture: 0x%08x\n", want);
+	}
+}
+
+static void kw_check(u32 va, u32 want)
+{
+	kw_check_with(kw_op_ld32, va, want);
+}
+
+static u32 kw_ld(u32 va)
+{
+	return (u32)kw_op_ld32(va, 0);
+}
+
+/* A store or load through the window that must fault with status fs. */
+static void kw_fault(int store, u32 va, u32 fs)
+{
+	u32 seq = fault_seq;
+
+	if (store)
+		kw_op_st32(va, 0x5a5a5a5a);
+	else
+		kw_op_ld32(va, 0);
+	u32 got = fault_seq != seq ? fs_of(fault_dfsr) : 0;
+	pr("[%s] pl1 %s 0x%08x: %s 0x%02x\n", cur_case, store ? "st32" : "ld32", va,
+	   got ? "fault" : "no fault", got);
+	if (got != fs) {
+		unexpected_total++;
+		pr("  UNEXPECTED, architecture: fault 0x%02x\n", fs);
+	}
+}
+
+static void t_kernel_window(void)
+{
+	const u32 asid = 31, S = 0x95000000, P = 0x95100000, V = 0x95200000,
+		  M = 0x95400000;
+	u32 A = pa_alloc(SZ_1M, SZ_1M), B = pa_alloc(SZ_1M, SZ_1M);
+	u32 p[3], m = pa_alloc(KW_PAGES * SZ_4K, SZ_4K), m2 = pa_alloc(SZ_4K, SZ_4K);
+	static const u32 offs[] = { 0x0000, 0x5000, 0x40004, 0xff008 };
+	const int n = N_OPS(offs);
+
+	for (int i = 0; i < 3; i++)
+		p[i] = pa_alloc(SZ_4K, SZ_4K);
+	set_asid(asid);
+	map_section(K, S, A, AP_PL1 | DOM(0));
+	dsb();
+	note("section S 0x%08x -> A 0x%08x, PL1 RW, global, domain 0", S, A);
+	for (int i = 0; i < n; i++)
+		kw_check(S + offs[i], A + offs[i]);
+	tlbiall();
+	note("TLBIALL, nothing changed");
+	for (int i = 0; i < n; i++)
+		kw_check(S + offs[i], A + offs[i]);
+
+	map_section(K, S, B, AP_PL1 | DOM(0));
+	tlbiall();
+	note("S -> B 0x%08x; TLBIALL", B);
+	for (int i = 0; i < n; i++)
+		kw_check(S + offs[i], B + offs[i]);
+
+	map_section(K, S, A, AP_PL1 | DOM(0));
+	tlbimvaa(S + 0x40000);
+	note("S -> A; TLBIMVAA 0x%08x only", S + 0x40000);
+	for (int i = 0; i < n; i++)
+		kw_check(S + offs[i], A + offs[i]);
+
+	kw_op_st32(S + 0x5010, 0x48484848);
+	map_section(K, S, A, AP_PL1_RO | DOM(0));
+	tlbiall();
+	note("S PL1 read-only, same RAM; TLBIALL");
+	kw_fault(1, S + 0x5010, FS_PERM_SECTION);
+	kw_check(S + 0x5010, 0x48484848);
+	map_section(K, S, A, AP_PL1 | DOM(0));
+	tlbiall();
+	note("S PL1 RW again; TLBIALL");
+
+	/* Remapped with no maintenance: the old translation may stay in use
+	 * until the TLBIALL, but not after it, whichever pages were used. */
+	map_section(K, S, B, AP_PL1 | DOM(0));
+	dsb();
+	note("S -> B, no maintenance; a load of S + 0x80000 (A or B)");
+	pr("[%s] pl1 ld32 0x%08x: %s\n", cur_case, S + 0x80000,
+	   kw_ld(S + 0x80000) == A + 0x80000 ? "A" : "not A");
+	tlbiall();
+	note("TLBIALL");
+	for (int i = 0; i < n; i++)
+		kw_check(S + offs[i], B + offs[i]);
+	kw_check(S + 0x80000, B + 0x80000);
+
+	map_section(K, S, A, AP_PL1_RO | DOM(0));
+	tlbiall_is();
+	note("S -> A, PL1 read-only; TLBIALLIS");
+	kw_check(S + 0x5000, A + 0x5000);
+	kw_fault(1, S + 0x5000, FS_PERM_SECTION);
+	kw_fault(1, S, FS_PERM_SECTION);
+	kw_check(S + 0x5000, A + 0x5000);
+
+	map_section(K, S, A, AP_PL1 | DOM(7));
+	tlbiall();
+	note("S PL1 RW in domain 7; TLBIALL");
+	kw_op_st32(S + 0x40, 0x46464646);
+	kw_check(S + 0x40, 0x46464646);
+	kw_check(S + 0x5000, A + 0x5000);
+	u32 dacr = dacr_with(DACR_DEFAULT, 7, DACR_NOACCESS);
+	set_dacr(dacr);
+	note("DACR 0x%08x (domain 7 no access)", dacr);
+	kw_fault(0, S + 0x40, FS_DOMAIN_SECTION);
+	kw_fault(1, S + 0x5000, FS_DOMAIN_SECTION);
+	set_dacr(DACR_DEFAULT);
+	note("DACR 0x%08x (all client) again", DACR_DEFAULT);
+	kw_check(S + 0x40, 0x46464646);
+	kw_check(S + 0x5000, A + 0x5000);
+
+	map_small(K, P, p[0], AP_PL1 | DOM(0));
+	dsb();
+	note("page P 0x%08x -> 0x%08x, PL1 RW, global", P, p[0]);
+	kw_check(P, p[0]);
+	kw_check(P + 8, p[0] + 8);
+	map_small(K, P, p[1], AP_PL1 | DOM(0));
+	tlbiall();
+	note("P -> 0x%08x; TLBIALL", p[1]);
+	kw_check(P, p[1]);
+	kw_check(P + 8, p[1] + 8);
+
+	for (int i = 0; i < KW_PAGES; i++)
+		map_small(K, M + i * SZ_4K, m + i * SZ_4K, AP_PL1 | DOM(0));
+	dsb();
+	u32 wrong = 0;
+	for (int i = 0; i < KW_PAGES; i++)
+		wrong += kw_ld(M + i * SZ_4K) != m + i * SZ_4K;
+	note("%u pages at M 0x%08x loaded once each at PL1: %u wrong", KW_PAGES, M, wrong);
+	if (wrong) {
+		unexpected_total++;
+		pr("  UNEXPECTED, architecture: 0 wrong\n");
+	}
+	map_small(K, M, m2, AP_PL1 | DOM(0));
+	map_small(K, M + (KW_PAGES - 1) * SZ_4K, m2, AP_PL1 | DOM(0));
+	tlbiall();
+	note("first and last page of M -> 0x%08x; TLBIALL", m2);
+	kw_check(M, m2);
+	kw_check(M + (KW_PAGES - 1) * SZ_4K, m2);
+	kw_check(M + SZ_4K, m + SZ_4K);
+	kw_check(M + 150 * SZ_4K, m + 150 * SZ_4K);
+
+	/*
+	 * Last, with accessors of its own: a fixmap slot, the same page
+	 * remapped and flushed again and again, sends the blocks that use it
+	 * through the softmmu.
+	 */
+	for (int i = 0; i < 6; i++) {
+		map_small(K, V, p[i % 3], AP_PL1 | DOM(0));
+		tlbimvaa(V);
+		note("V 0x%08x -> 0x%08x; TLBIMVAA", V, p[i % 3]);
+		kw_check_with(kw_op_fixmap_ld32, V, p[i % 3]);
+		kw_op_fixmap_st32(V + 0x40 + 4 * i, i);
+		kw_check_with(kw_op_fixmap_ld32, V + 0x40 + 4 * i, i);
+	}
+}
+
 const struct test_case cases[] = {
 	{ "section_tlbimva", t_section_tlbimva },
 	{ "large_tlbimvaa", t_large_tlbimvaa },
@@ -1127,6 +1316,7 @@ const struct test_case cases[] = {
 	{ "window_restore", t_window_restore },
 	{ "code_page_flush", t_code_page_flush },
 	{ "it_return", t_it_return },
+	{ "kernel_window", t_kernel_window },
 	/*
 	 * Last: its MMIO access from user mode makes QEMU run the harness's
 	 * access code through the softmmu from then on (the page of a block
