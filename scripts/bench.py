@@ -83,7 +83,7 @@ NATIVE_COMMANDS = {
 DEFAULT_CONFIGS = ["stock", "defaults", "defaults+accesses=off", "defaults+accesses=exact",
                    "defaults+precise=off", "defaults+keep_global=off",
                    "defaults+revalidate=off", "defaults+tlb_grow=off",
-                   "defaults+premap=off",
+                   "defaults+premap=off", "defaults+kernel=off",
                    "off", "off+precise=off", "user", "native"]
 DEFAULTS = "defaults"
 TIME_RE = re.compile(r"^@@HSPT time (\S+) ms=(\d+)", re.M)

@@ -396,21 +396,30 @@ impl Report {
                     human_count(totals.spt.pages_premapped)
                 );
                 if p.kernel_window {
+                    let k = &totals.spt;
                     let _ = writeln!(
                         out,
-                        "hspt: kernel window: {} faults, {:.1} us each in the handler; {} pages mapped; {} resets; {} revalidations after TLBIALL kept {} sections and {} pages ({}); run through the softmmu: {} to user memory, {} special, {} stores to code pages, {} to pages remapped often",
-                        human_count(totals.spt.kernel_faults),
-                        totals.spt.kernel_fault_ns as f64 / 1000.0 / totals.spt.kernel_faults.max(1) as f64,
-                        human_count(totals.spt.kernel_pages_mapped),
-                        human_count(totals.spt.kernel_resets),
-                        human_count(totals.spt.kernel_revalidations),
-                        human_count(totals.spt.kernel_sections_kept),
-                        human_count(totals.spt.kernel_pages_kept),
-                        human_ns(totals.spt.kernel_revalidation_ns),
-                        human_count(totals.spt.kernel_softmmu_user),
-                        human_count(totals.spt.kernel_softmmu_special),
-                        human_count(totals.spt.kernel_softmmu_code),
-                        human_count(totals.spt.kernel_softmmu_remapped)
+                        "hspt: kernel window: {} faults, {:.1} us each in the handler; {} pages mapped; {} resets",
+                        human_count(k.kernel_faults),
+                        k.kernel_fault_ns as f64 / 1000.0 / k.kernel_faults.max(1) as f64,
+                        human_count(k.kernel_pages_mapped),
+                        human_count(k.kernel_resets)
+                    );
+                    let _ = writeln!(
+                        out,
+                        "hspt: kernel window after TLBIALL: {} revalidations kept {} sections and {} pages ({})",
+                        human_count(k.kernel_revalidations),
+                        human_count(k.kernel_sections_kept),
+                        human_count(k.kernel_pages_kept),
+                        human_ns(k.kernel_revalidation_ns)
+                    );
+                    let _ = writeln!(
+                        out,
+                        "hspt: kernel faults sent to the softmmu: {} user memory, {} special, {} code-page stores, {} remapped",
+                        human_count(k.kernel_softmmu_user),
+                        human_count(k.kernel_softmmu_special),
+                        human_count(k.kernel_softmmu_code),
+                        human_count(k.kernel_softmmu_remapped)
                     );
                 }
                 if totals.spt.revalidations > 0 {

@@ -2512,6 +2512,98 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn tlbimva_outside_a_large_mapping_leaves_it() {
+        let _serial = serial();
+        let ram = guest_ram();
+        let mut pool = Pool::new(1).unwrap();
+        let (a, _) = pool.slot_for(key(1));
+        // Section 0x0010_0000 (two pages) and a small page far above it:
+        // the large-page region covers both, QEMU would drop it all.
+        pool.map_run(a, page(0x100), 2, &fill(&ram, 0, true, 20))
+            .unwrap();
+        pool.map_run(a, page(0xffe7e), 1, &fill(&ram, 9, true, 12))
+            .unwrap();
+        assert_eq!(pool.unmap_page_everywhere(0xffe7_e000), 1);
+        assert_eq!(read_word(addr(&pool, a, 0x100)), pattern(0));
+        assert_eq!(pool.unmap_page_everywhere(0x0010_8000), 2);
+        assert!(!pool.is_mapped(a, page(0x101)));
+    }
+
+    #[test]
+    fn kernel_sections_are_checked_by_their_first_page() {
+        let _serial = serial();
+        let ram = guest_ram();
+        let section = |ram_page: u64, writable: bool| {
+            move |p: GuestPage| {
+                (p == page(0x100)).then_some(Translation {
+                    ram: RamPage(ram_page),
+                    writable,
+                    lg_page_size: 20,
+                })
+            }
+        };
+        let mapped_kernel = || {
+            let mut pool = Pool::with_kernel_window(1).unwrap();
+            let k = pool.kernel_slot().unwrap();
+            // Pages 0 and 2 of section 0x0010_0000, from RAM pages 0 and 2.
+            pool.map_run(k, page(0x100), 1, &fill(&ram, 0, true, 20))
+                .unwrap();
+            pool.map_run(k, page(0x102), 1, &fill(&ram, 2, true, 20))
+                .unwrap();
+            (pool, k)
+        };
+        // Unchanged: kept, one check for the section.
+        let (mut pool, k) = mapped_kernel();
+        assert_eq!(pool.revalidate_kernel_sections(section(0, true)), 1);
+        assert_eq!(read_word(addr(&pool, k, 0x102)), pattern(2));
+        // Write access lost: read-only.
+        let (mut pool, k) = mapped_kernel();
+        assert_eq!(pool.revalidate_kernel_sections(section(0, false)), 1);
+        assert_eq!(perms(addr(&pool, k, 0x100)), "r--s");
+        assert_eq!(perms(addr(&pool, k, 0x102)), "r--s");
+        // Other RAM, or no translation: the section's pages go.
+        for now in [Some(5), None] {
+            let (mut pool, k) = mapped_kernel();
+            let kept = match now {
+                Some(r) => pool.revalidate_kernel_sections(section(r, true)),
+                None => pool.revalidate_kernel_sections(|_| None),
+            };
+            assert_eq!(kept, 0);
+            assert!(!pool.is_mapped(k, page(0x100)) && !pool.is_mapped(k, page(0x102)));
+        }
+        // A page of another run (an older descriptor) makes the others go.
+        let (mut pool, k) = mapped_kernel();
+        pool.map_run(k, page(0x101), 1, &fill(&ram, 9, true, 20))
+            .unwrap();
+        assert!(!pool.is_mapped(k, page(0x100)) && !pool.is_mapped(k, page(0x102)));
+        assert_eq!(read_word(addr(&pool, k, 0x101)), pattern(9));
+        assert_eq!(pool.revalidate_kernel_sections(section(8, true)), 1);
+        assert!(pool.is_mapped(k, page(0x101)));
+    }
+
+    #[test]
+    fn the_kernel_window_keeps_at_most_its_list_of_small_pages() {
+        let _serial = serial();
+        let ram = guest_ram();
+        let mut pool = Pool::with_kernel_window(1).unwrap();
+        let k = pool.kernel_slot().unwrap();
+        for i in 0..KERNEL_LISTED_PAGES + 1 {
+            pool.map_run(
+                k,
+                page(0x1000 + i),
+                1,
+                &fill(&ram, i % RAM_PAGES, false, 12),
+            )
+            .unwrap();
+        }
+        // The lower half went when the list was full.
+        assert_eq!(pool.mapped_pages(k) as usize, KERNEL_LISTED_PAGES / 2 + 1);
+        assert!(!pool.is_mapped(k, page(0x1000)));
+        assert!(pool.is_mapped(k, page(0x1000 + KERNEL_LISTED_PAGES)));
+        assert!(pool.is_listed(k));
+    }
+
+    #[test]
     fn failed_unmap_resets_the_window_exactly() {
         let _serial = serial();
         let ram = guest_ram();
