@@ -448,12 +448,13 @@ pub(super) fn premap(e: &mut Engine, slot: Slot, page: GuestPage) {
     }
 }
 
-/// What QEMU's probe gives for a user-mode load from `page` in a hook:
+/// What QEMU's probe gives for a load from `page` in a hook (the user
+/// probe from a user-mode entry, the kernel one from a flush report):
 /// the fill of a readable RAM page, or None (not RAM, not accessible).
 fn probe_in_hook(probe: Probe, page: GuestPage) -> Option<abi::hspt_fill> {
     let mut out = abi::hspt_fill::default();
     // SAFETY: QEMU's non-faulting service (never longjmps), called on the
-    // vCPU thread from a user-mode entry hook; `out` is ours.
+    // vCPU thread from a hook, with no QEMU lock held; `out` is ours.
     let kind = unsafe { probe(page.vaddr(), &mut out) };
     (kind == abi::HSPT_FILL_RAM && out.prot & abi::HSPT_PROT_READ != 0).then_some(out)
 }
@@ -488,14 +489,16 @@ pub(super) fn revalidate(e: &mut Engine, slot: Slot) -> u32 {
     pages
 }
 
-/// The kernel window after a guest TLBIALL: keep the mappings whose
-/// translation for PL1 is unchanged, global and still RAM ([`pool::Pool::
-/// revalidate`]), probing each large mapping (a section of the kernel's
-/// lowmem) once: its other pages translate alike. Each probe makes a
-/// softmmu TLB entry, which QEMU notes under its domain, so that a later
-/// DACR write or flush of that mapping drops its whole large region from
-/// the window, as from the softmmu. Returns false if it could not
-/// revalidate (no probe service): the caller resets the window.
+/// The kernel window after a guest TLBIALL, from QEMU's report of the
+/// flush (the entries are gone, so probes walk the tables): keep the
+/// mappings whose translation for PL1 is unchanged, global and still RAM.
+/// Sections first, one probe each ([`pool::Pool::revalidate_kernel_sections`]),
+/// then the listed other pages ([`pool::Pool::revalidate`]), where a large
+/// mapping's probe serves its later pages too. Each probe makes a softmmu
+/// TLB entry, which QEMU notes under its domain, so that a later DACR
+/// write or flush of that mapping reaches the window as it reaches the
+/// softmmu. Returns false if it could not revalidate (no probe service):
+/// the caller resets the window.
 pub(super) fn revalidate_kernel(e: &mut Engine, slot: Slot) -> bool {
     let Some(probe) = HANDLER.get().and_then(|h| h.probe_kernel) else {
         return false;

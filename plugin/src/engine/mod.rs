@@ -1,5 +1,7 @@
 //! The HSPT engine: guest user-mode loads and stores go straight through a
-//! 4 GiB host window per guest address space.
+//! 4 GiB host window per guest address space, and the kernel's loads and
+//! stores of global translations through one more, shared by all of them
+//! (`kernel=on`), which mirrors QEMU's flushes of the PL1 MMU index.
 //!
 //! - [`pool`]: the windows, their mappings, the reverse map, the VMA budget;
 //! - [`fault`]: the fault path (SIGSEGV in a window -> map, guest fault,
