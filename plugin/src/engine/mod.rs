@@ -279,7 +279,8 @@ fn has_fsgsbase() -> bool {
 
 /// Reserves the pool and installs the fault handler.
 pub fn start(api: &'static abi::hspt_qemu_api, config: &crate::args::Config) -> Result<(), String> {
-    let mut pool = if config.kernel {
+    // QEMU offers the kernel window only with precise flushes (accel_flags).
+    let mut pool = if config.kernel && config.precise {
         Pool::with_kernel_window(config.slots)?
     } else {
         Pool::new(config.slots)?
