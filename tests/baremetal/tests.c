@@ -1112,7 +1112,7 @@ static void t_window_restore(void)
  * PL1 accesses to global translations in a window shared by every ASID,
  * keeps its sections across TLBIALL when the tables still give them
  * (checking each section once, by its first page), checks its other pages
- * one by one and keeps at most 256 of those. Every change must reach PL1
+ * one by one and keeps at most 64 of those. Every change must reach PL1
  * loads and stores at once: a section remapped or made read-only and
  * TLBIALL, a section remapped and TLBIMVA of another of its pages, a
  * section remapped with no maintenance and used, then TLBIALL, a

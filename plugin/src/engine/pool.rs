@@ -49,8 +49,9 @@ const LISTED_PAGES: usize = 4096;
 /// are tracked whole): also the most it maps at once, since a TLBIALL,
 /// which a Linux guest makes at every fork and exit, checks each (module
 /// memory, vmalloc'd stacks). A new one beyond that unmaps the lower half
-/// of the listed ones.
-const KERNEL_LISTED_PAGES: usize = 256;
+/// of the listed ones. 64 rather than 256: churn and zygote 5% faster,
+/// boot and pipeline the same (docs/DESIGN.md, "The kernel window").
+const KERNEL_LISTED_PAGES: usize = 64;
 /// Page lists of evicted windows kept for [`Pool::restore`] (LRU).
 const GHOSTS: usize = 64;
 /// An evicted window's list is kept only if it has this many pages: a
