@@ -493,8 +493,7 @@ pub(super) fn revalidate(e: &mut Engine, slot: Slot) -> u32 {
 /// flush (the entries are gone, so probes walk the tables): keep the
 /// mappings whose translation for PL1 is unchanged, global and still RAM.
 /// Sections first, one probe each ([`pool::Pool::revalidate_kernel_sections`]),
-/// then the listed other pages ([`pool::Pool::revalidate`]), where a large
-/// mapping's probe serves its later pages too. Each probe makes a softmmu
+/// then the listed other pages ([`pool::Pool::revalidate`]). Each probe makes a softmmu
 /// TLB entry, which QEMU notes under its domain, so that a later DACR
 /// write or flush of that mapping reaches the window as it reaches the
 /// softmmu. Returns false if it could not revalidate (no probe service):
@@ -514,31 +513,9 @@ pub(super) fn revalidate_kernel(e: &mut Engine, slot: Slot) -> bool {
     let sections = e
         .pool
         .revalidate_kernel_sections(|page| probe_in_hook(probe, page).and_then(translation));
-    // The pages not in sections: the last large mapping probed (its
-    // address mask, first address, and the RAM address that first address
-    // translates to) serves the pages after it.
-    let mut large: Option<(u32, u32, u64, abi::hspt_fill)> = None;
+    // The other pages, at most KERNEL_LISTED_PAGES: one probe each.
     let done = e.pool.revalidate(slot, |page| {
-        let vaddr = page.vaddr();
-        let out = match large {
-            Some((mask, base, base_ram, out)) if vaddr & mask == base => abi::hspt_fill {
-                ram_addr: base_ram + (vaddr - base) as u64,
-                ..out
-            },
-            _ => {
-                let out = probe_in_hook(probe, page)?;
-                large = None;
-                if out.lg_page_size > pool::PAGE.trailing_zeros() && out.lg_page_size < 32 {
-                    let mask = !((1u32 << out.lg_page_size) - 1);
-                    let base = vaddr & mask;
-                    if let Some(base_ram) = out.ram_addr.checked_sub((vaddr - base) as u64) {
-                        large = Some((mask, base, base_ram, out));
-                    }
-                }
-                out
-            }
-        };
-        translation(out)
+        probe_in_hook(probe, page).and_then(translation)
     });
     e.pending.kernel_revalidations += 1;
     e.pending.kernel_sections_kept += sections;
