@@ -187,7 +187,7 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ),
     (
         "kernel",
-        "on|off: with precise=on, the kernel's (PL1) loads and stores of global translations go through a window of their own, shared by all processes, besides the slots (default on; needs slots=255 or fewer)",
+        "on|off: with precise=on, the kernel's (PL1) loads and stores of global translations go through a window of their own, shared by all processes, besides the slots (default on)",
     ),
     (
         "fail_every",
