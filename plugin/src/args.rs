@@ -85,6 +85,9 @@ pub struct Config {
     /// With `precise`, a window for the kernel's (PL1) accesses to global
     /// translations, shared by all address spaces, besides the `slots`.
     pub kernel: bool,
+    /// Ask QEMU to check jump cache blocks again at their next use after a
+    /// flush of whole MMU indexes, instead of dropping them.
+    pub recheck_blocks: bool,
 }
 
 impl Default for Config {
@@ -108,6 +111,7 @@ impl Default for Config {
             premap: true,
             restore: true,
             kernel: true,
+            recheck_blocks: true,
         }
     }
 }
@@ -188,6 +192,10 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "kernel",
         "on|off: with precise=on, the kernel's (PL1) loads and stores of global translations go through a window of their own, shared by all processes, besides the slots (default on)",
+    ),
+    (
+        "recheck_blocks",
+        "on|off: after a softmmu flush of whole MMU indexes (an ASID change, TLBIALL, a DACR change for user mode), QEMU keeps its jump cache and checks each block at its next use, keeping it if its address still translates to the same RAM, instead of looking every block up again in its hash table (default on)",
     ),
     (
         "fail_every",
@@ -313,6 +321,7 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             "premap" => config.premap = parse_bool(key, value)?,
             "restore" => config.restore = parse_bool(key, value)?,
             "kernel" => config.kernel = parse_bool(key, value)?,
+            "recheck_blocks" => config.recheck_blocks = parse_bool(key, value)?,
             "warmup" => {
                 config.warmup_us = match value.parse::<u64>() {
                     Ok(n) if n <= 10_000_000 => n,

@@ -144,6 +144,7 @@ fn accel_flags(config: &Config) -> u32 {
         (config.keep_global, abi::HSPT_ACCEL_KEEP_GLOBAL),
         (config.revalidate, abi::HSPT_ACCEL_REVALIDATE),
         (config.tlb_grow, abi::HSPT_ACCEL_GROW_TLB),
+        (config.recheck_blocks, abi::HSPT_ACCEL_LAZY_JMP_CACHE),
         (
             config.hspt && config.kernel && config.precise,
             abi::HSPT_ACCEL_KERNEL_WINDOW,
@@ -448,5 +449,21 @@ fn report_at_exit() {
         if let Err(e) = std::fs::write(path, report.json()) {
             eprintln!("hspt: cannot write statistics to {}: {e}", path.display());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_ask_for_lazy_jump_cache_checks_and_the_switch_turns_them_off() {
+        let defaults = accel_flags(&Config::default());
+        assert_ne!(defaults & abi::HSPT_ACCEL_LAZY_JMP_CACHE, 0);
+        let off = crate::args::parse(&["recheck_blocks=off"]).expect("valid arguments");
+        let flags = accel_flags(&off);
+        assert_eq!(flags & abi::HSPT_ACCEL_LAZY_JMP_CACHE, 0);
+        // Nothing else changes.
+        assert_eq!(flags | abi::HSPT_ACCEL_LAZY_JMP_CACHE, defaults);
     }
 }

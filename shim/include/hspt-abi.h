@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change to this file. */
-#define HSPT_ABI_VERSION 8
+#define HSPT_ABI_VERSION 9
 
 /* Guest TLB-maintenance operations (AArch32 CP15 c8), as executed. */
 enum hspt_tlbi_kind {
@@ -115,6 +115,12 @@ struct hspt_arm_context {
  * through kernel_softmmu_flush, apart from user mode's.
  */
 #define HSPT_ACCEL_KERNEL_WINDOW 64
+/*
+ * hspt_accel_ops.flags: a flush of whole MMU indexes marks their jump
+ * cache entries for checking at next use instead of dropping them: a
+ * block stays if its address still translates to the same RAM.
+ */
+#define HSPT_ACCEL_LAZY_JMP_CACHE 128
 
 #define HSPT_PROT_READ  1
 #define HSPT_PROT_WRITE 2
