@@ -858,6 +858,19 @@ static void t_asid_pl1(void)
 	run_ops(IN_PL1, p6, N_OPS(p6));
 }
 
+/* Calls the code at X in user mode; it must return want. */
+static void call_user(u32 X, u32 want)
+{
+	u32 got = run_user((u32(*)(void *))X, 0);
+
+	pr("[%s] user call 0x%08x returned %u", cur_case, X, got);
+	if (got != want) {
+		unexpected_total++;
+		pr("  UNEXPECTED, architecture: %u", want);
+	}
+	pr("\n");
+}
+
 /* Calls the code at Z at PL1; it must return want. */
 static void call_pl1(u32 Z, u32 want)
 {
@@ -981,6 +994,66 @@ static void t_code_page_flush(void)
 	remap_code('A', A, c[4], f | NG, BY_MVAA_IS, asid, 5);
 	remap_code('B', B, c[5], f, BY_MVAA_IS, asid, 6);
 	calls(A, A, 5);
+}
+
+/*
+ * A block that starts on one page and ends on the next: a Thumb-2 MOVW
+ * whose first halfword is the last of page A and whose second (with the
+ * value) is the first of page B, then BX LR. When B is remapped and only
+ * B is flushed, the block (found by its pc on A) must not run again:
+ * QEMU drops the jump cache entries of the page before a flushed page,
+ * and checks both pages of a block when it finds it by its physical
+ * address.
+ */
+static void put_movw_halves(u32 a_pa, u32 b_pa, u32 v)
+{
+	volatile u16 *a_end = (volatile u16 *)(a_pa + SZ_4K - 2);
+	volatile u16 *b = (volatile u16 *)b_pa;
+
+	*a_end = 0xf240;		/* movw r0, #v (T3), first halfword */
+	b[0] = (u16)(v & 0xff);		/* imm3 0, Rd r0, imm8 v */
+	b[1] = 0x4770;			/* bx lr */
+	dsb();
+	iciallu(0);
+	bpiall(0);
+	dsb();
+	isb();
+}
+
+static void t_code_page_cross(void)
+{
+	const u32 asid = 30;
+	const u32 A = 0x93800000, B = A + SZ_4K, f = AP_RW | DOM(1);
+	const u32 entry = (A + SZ_4K - 2) | 1;	/* Thumb */
+	u32 a = pa_alloc(SZ_4K, SZ_4K), b[3];
+
+	for (int i = 0; i < 3; i++) {
+		b[i] = pa_alloc(SZ_4K, SZ_4K);
+		put_movw_halves(a, b[i], 41 + i);
+	}
+	set_asid(asid);
+	map_small(K, A, a, f | NG);
+	map_small(K, B, b[0], f | NG);
+	dsb();
+	/*
+	 * One mode at a time: the user and PL1 blocks share the entry, and
+	 * each would otherwise push the other out before it could be reused.
+	 */
+	note("MOVW across A 0x%08x and B 0x%08x, returning 41, called at PL1", A, B);
+	call_pl1(entry, 41);
+	call_pl1(entry, 41);
+	map_small(K, B, b[1], f | NG);
+	tlbimva(B, asid);
+	note("B -> code giving 42; TLBIMVA of B only");
+	call_pl1(entry, 42);
+	note("called at PL0");
+	call_user(entry, 42);
+	call_user(entry, 42);
+	map_small(K, B, b[2], f | NG);
+	tlbimvaa_is(B);
+	note("B -> code giving 43; TLBIMVAAIS of B only");
+	call_user(entry, 43);
+	call_pl1(entry, 43);
 }
 
 /*
@@ -1315,6 +1388,7 @@ const struct test_case cases[] = {
 	{ "window_revalidate", t_window_revalidate },
 	{ "window_restore", t_window_restore },
 	{ "code_page_flush", t_code_page_flush },
+	{ "code_page_cross", t_code_page_cross },
 	{ "it_return", t_it_return },
 	{ "kernel_window", t_kernel_window },
 	/*
