@@ -708,6 +708,16 @@ static void t_it_return(void)
 	}
 }
 
+/* Makes code just stored visible to instruction fetch. */
+static void sync_code(void)
+{
+	dsb();
+	iciallu(0);
+	bpiall(0);
+	dsb();
+	isb();
+}
+
 /* A code page whose function returns v: "mov r0, #v; bx lr". */
 static void put_return(u32 pa, u32 v)
 {
@@ -715,11 +725,7 @@ static void put_return(u32 pa, u32 v)
 
 	code[0] = 0xe3a00000u | (v & 0xffu);
 	code[1] = 0xe12fff1eu;
-	dsb();
-	iciallu(0);
-	bpiall(0);
-	dsb();
-	isb();
+	sync_code();
 }
 
 /* PL1 loads of the first word of n pages from va. */
@@ -858,12 +864,10 @@ static void t_asid_pl1(void)
 	run_ops(IN_PL1, p6, N_OPS(p6));
 }
 
-/* Calls the code at X in user mode; it must return want. */
-static void call_user(u32 X, u32 want)
+/* Reports a call (in mode, of fn) that returned got and should want. */
+static void report_call(const char *mode, u32 fn, u32 got, u32 want)
 {
-	u32 got = run_user((u32(*)(void *))X, 0);
-
-	pr("[%s] user call 0x%08x returned %u", cur_case, X, got);
+	pr("[%s] %s call 0x%08x returned %u", cur_case, mode, fn, got);
 	if (got != want) {
 		unexpected_total++;
 		pr("  UNEXPECTED, architecture: %u", want);
@@ -871,17 +875,16 @@ static void call_user(u32 X, u32 want)
 	pr("\n");
 }
 
+/* Calls the code at X in user mode; it must return want. */
+static void call_user(u32 X, u32 want)
+{
+	report_call("user", X, run_user((u32(*)(void *))X, 0), want);
+}
+
 /* Calls the code at Z at PL1; it must return want. */
 static void call_pl1(u32 Z, u32 want)
 {
-	u32 got = ((u32(*)(void *))Z)(0);
-
-	pr("[%s] PL1 call 0x%08x returned %u", cur_case, Z, got);
-	if (got != want) {
-		unexpected_total++;
-		pr("  UNEXPECTED, architecture: %u", want);
-	}
-	pr("\n");
+	report_call("PL1", Z, ((u32(*)(void *))Z)(0), want);
 }
 
 /*
@@ -1013,11 +1016,7 @@ static void put_movw_halves(u32 a_pa, u32 b_pa, u32 v)
 	*a_end = 0xf240;		/* movw r0, #v (T3), first halfword */
 	b[0] = (u16)(v & 0xff);		/* imm3 0, Rd r0, imm8 v */
 	b[1] = 0x4770;			/* bx lr */
-	dsb();
-	iciallu(0);
-	bpiall(0);
-	dsb();
-	isb();
+	sync_code();
 }
 
 static void t_code_page_cross(void)
