@@ -4,8 +4,9 @@
 # global pages, DACR domains, LDRT/STRT, alignment, access flag, TTBR1, SWP,
 # non-RAM user mappings). The program prints what it observes; the output
 # of stock QEMU is the oracle: patched QEMU with hspt=off and the
-# accelerator with slots=1, 8 and 256 (kernel window on), and with the
-# kernel window off, must print the same lines.
+# accelerator with slots=1, 8 and 256 (kernel window on), with the kernel
+# window off, with the jump cache emptied as before (recheck_blocks=off)
+# and without the branch cache (branch_cache=off) must print the same lines.
 # HSPT_PLUGIN=/path/to/libhspt.so tests another build of the plugin. Each
 # run's output stays in build/baremetal/NAME.out (stock, hspt=off, slots=N).
 source "$(dirname "$0")/lib.sh"
@@ -51,7 +52,7 @@ n=$(grep -c '' "$work/stock.out")
 ncases=$(grep -c '^\[[^]]*\] begin$' "$work/stock.out")
 [ "$ncases" -gt 0 ] || fail "baremetal: no case ran on stock QEMU"
 
-configs=("hspt=off" "slots=1,warmup=0" "slots=8,warmup=0" "slots=256,warmup=0" "kernel=off,warmup=0" "recheck_blocks=off,warmup=0")
+configs=("hspt=off" "slots=1,warmup=0" "slots=8,warmup=0" "slots=256,warmup=0" "kernel=off,warmup=0" "recheck_blocks=off,warmup=0" "branch_cache=off,warmup=0")
 bad=()
 for c in "${configs[@]}"; do
 	name=${c%%,*}

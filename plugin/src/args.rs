@@ -88,6 +88,9 @@ pub struct Config {
     /// Ask QEMU to check jump cache blocks again at their next use after a
     /// flush of whole MMU indexes, instead of dropping them.
     pub recheck_blocks: bool,
+    /// Ask QEMU to keep each indirect branch's last target inline, so that
+    /// branching there again skips the block lookup.
+    pub branch_cache: bool,
 }
 
 impl Default for Config {
@@ -112,6 +115,7 @@ impl Default for Config {
             restore: true,
             kernel: true,
             recheck_blocks: true,
+            branch_cache: true,
         }
     }
 }
@@ -196,6 +200,10 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "recheck_blocks",
         "on|off: after a softmmu flush of whole MMU indexes (an ASID change, TLBIALL, a DACR change for user mode), QEMU keeps its jump cache and checks each block at its next use, keeping it if its address still translates to the same RAM, instead of looking every block up again in its hash table (default on)",
+    ),
+    (
+        "branch_cache",
+        "on|off: each indirect branch of translated code (a return, a call or jump through a register, a branch to another page) keeps the block it went to last, checked inline, so that going there again skips QEMU's block lookup; any flush of the jump cache or invalidated block ends what all branches keep (default on)",
     ),
     (
         "fail_every",
@@ -322,6 +330,7 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             "restore" => config.restore = parse_bool(key, value)?,
             "kernel" => config.kernel = parse_bool(key, value)?,
             "recheck_blocks" => config.recheck_blocks = parse_bool(key, value)?,
+            "branch_cache" => config.branch_cache = parse_bool(key, value)?,
             "warmup" => {
                 config.warmup_us = match value.parse::<u64>() {
                     Ok(n) if n <= 10_000_000 => n,

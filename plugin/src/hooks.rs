@@ -145,6 +145,7 @@ fn accel_flags(config: &Config) -> u32 {
         (config.revalidate, abi::HSPT_ACCEL_REVALIDATE),
         (config.tlb_grow, abi::HSPT_ACCEL_GROW_TLB),
         (config.recheck_blocks, abi::HSPT_ACCEL_LAZY_JMP_CACHE),
+        (config.branch_cache, abi::HSPT_ACCEL_BRANCH_CACHE),
         (
             config.hspt && config.kernel && config.precise,
             abi::HSPT_ACCEL_KERNEL_WINDOW,
@@ -465,5 +466,15 @@ mod tests {
         assert_eq!(flags & abi::HSPT_ACCEL_LAZY_JMP_CACHE, 0);
         // Nothing else changes.
         assert_eq!(flags | abi::HSPT_ACCEL_LAZY_JMP_CACHE, defaults);
+    }
+
+    #[test]
+    fn defaults_ask_for_the_branch_cache_and_the_switch_turns_it_off() {
+        let defaults = accel_flags(&Config::default());
+        assert_ne!(defaults & abi::HSPT_ACCEL_BRANCH_CACHE, 0);
+        let off = crate::args::parse(&["branch_cache=off"]).expect("valid arguments");
+        let flags = accel_flags(&off);
+        assert_eq!(flags | abi::HSPT_ACCEL_BRANCH_CACHE, defaults);
+        assert_eq!(flags & abi::HSPT_ACCEL_BRANCH_CACHE, 0);
     }
 }

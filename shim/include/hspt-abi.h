@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change to this file. */
-#define HSPT_ABI_VERSION 9
+#define HSPT_ABI_VERSION 10
 
 /* Guest TLB-maintenance operations (AArch32 CP15 c8), as executed. */
 enum hspt_tlbi_kind {
@@ -121,6 +121,12 @@ struct hspt_arm_context {
  * block stays if its address still translates to the same RAM.
  */
 #define HSPT_ACCEL_LAZY_JMP_CACHE 128
+/*
+ * hspt_accel_ops.flags: each indirect branch of translated code that a
+ * target allows keeps its last target inline, so that branching there
+ * again skips helper_lookup_tb_ptr() (see tb-jmp-cache.h).
+ */
+#define HSPT_ACCEL_BRANCH_CACHE 256
 
 #define HSPT_PROT_READ  1
 #define HSPT_PROT_WRITE 2

@@ -1368,6 +1368,135 @@ static void t_kernel_window(void)
 	}
 }
 
+/*
+ * The branch cache (branch_cache=on): an indirect branch of translated
+ * code keeps the block it went to last, keyed by its pc and Thumb bit,
+ * and so does a direct branch to another page. Through one call site
+ * (call_via_one_site()), whatever the cache kept must not run once it is
+ * wrong: code rewritten in place (the block is invalidated, no TLB
+ * maintenance), a page remapped and flushed by TLBIMVA, the same VA in
+ * a new ASID (no maintenance), TLBIALL after a remap, ARM and Thumb code
+ * at one address; then a block on page P whose B goes to page Q, with Q
+ * remapped and flushed alone.
+ */
+static u32 __attribute__((noinline)) call_via_one_site(u32 fn)
+{
+	return ((u32(*)(void *))fn)(0);
+}
+
+static void site_call(u32 fn, u32 want)
+{
+	report_call("PL1 (one site)", fn, call_via_one_site(fn), want);
+}
+
+/*
+ * At pa, code that returns arm_v when entered in ARM state and thumb_v in
+ * Thumb state. The first word is both "movs r1, #0; b.n pa + 0x346"
+ * (Thumb) and "mov r2, r0, lsl #2" (ARM).
+ */
+static void put_arm_thumb(u32 pa, u32 arm_v, u32 thumb_v)
+{
+	volatile u16 *h = (volatile u16 *)pa;
+	volatile u32 *w = (volatile u32 *)pa;
+
+	h[0] = 0x2100;
+	h[1] = 0xe1a0;
+	w[1] = 0xe3a00000u | (arm_v & 0xffu);	/* mov r0, #arm_v */
+	w[2] = 0xe12fff1eu;			/* bx lr */
+	h[0x346 / 2] = 0x2000 | (thumb_v & 0xffu); /* movs r0, #thumb_v */
+	h[0x348 / 2] = 0x4770;			/* bx lr */
+	sync_code();
+}
+
+/* At pa + 0xff8 (the end of page P): "b pa + 0x1000" (the start of Q). */
+static void put_branch_to_next_page(u32 pa)
+{
+	volatile u32 *w = (volatile u32 *)(pa + SZ_4K - 8);
+
+	w[0] = 0xe320f000u;	/* nop */
+	w[1] = 0xeaffffffu;	/* b . + 4, the start of Q */
+	sync_code();
+}
+
+static void t_branch_cache(void)
+{
+	const u32 A1 = 40, A2 = 41, f = AP_PL1 | DOM(1) | NG;
+	const u32 X = 0x96000000, T = 0x96001000, P = 0x96100000, Q = P + SZ_4K;
+	u32 c[4], t[2], p = pa_alloc(SZ_4K, SZ_4K), q[3];
+
+	for (int i = 0; i < 4; i++) {
+		c[i] = pa_alloc(SZ_4K, SZ_4K);
+		put_return(c[i], 11 + i);
+	}
+	for (int i = 0; i < 2; i++)
+		t[i] = pa_alloc(SZ_4K, SZ_4K);
+	put_arm_thumb(t[0], 21, 22);
+	put_arm_thumb(t[1], 23, 24);
+	for (int i = 0; i < 3; i++) {
+		q[i] = pa_alloc(SZ_4K, SZ_4K);
+		put_return(q[i], 31 + i);
+	}
+	put_branch_to_next_page(p);
+
+	set_asid(A1);
+	map_small(K, X, c[0], f);
+	map_small(K, T, t[0], f);
+	map_small(K, P, p, f);
+	map_small(K, Q, q[0], f);
+	dsb();
+	note("X 0x%08x: code returning 11, called three times through one site", X);
+	site_call(X, 11);
+	site_call(X, 11);
+	site_call(X, 11);
+
+	put_return(c[0], 15);
+	note("X's code rewritten in place to return 15 (no TLB maintenance)");
+	site_call(X, 15);
+	site_call(X, 15);
+
+	map_small(K, X, c[1], f);
+	tlbimva(X, A1);
+	note("X -> code returning 12; TLBIMVA");
+	site_call(X, 12);
+	site_call(X, 12);
+
+	map_small(K, X, c[2], f);
+	dsb();
+	set_asid(A2);
+	note("X -> code returning 13, no maintenance; ASID %u (never used)", A2);
+	site_call(X, 13);
+	site_call(X, 13);
+
+	map_small(K, X, c[3], f);
+	tlbiall();
+	note("X -> code returning 14; TLBIALL");
+	site_call(X, 14);
+
+	note("T 0x%08x: ARM code returning 21, Thumb code returning 22", T);
+	for (int i = 0; i < 2; i++) {
+		site_call(T, 21);
+		site_call(T | 1, 22);
+	}
+	map_small(K, T, t[1], f);
+	tlbimva(T, A2);
+	note("T -> ARM 23, Thumb 24; TLBIMVA");
+	site_call(T | 1, 24);
+	site_call(T, 23);
+
+	note("P 0x%08x: a block ending in B to Q 0x%08x, code returning 31", P, Q);
+	site_call(P + SZ_4K - 8, 31);
+	site_call(P + SZ_4K - 8, 31);
+	map_small(K, Q, q[1], f);
+	tlbimva(Q, A2);
+	note("Q -> code returning 32; TLBIMVA of Q only");
+	site_call(P + SZ_4K - 8, 32);
+	site_call(P + SZ_4K - 8, 32);
+	map_small(K, Q, q[2], f);
+	tlbimvaa_is(Q);
+	note("Q -> code returning 33; TLBIMVAAIS of Q only");
+	site_call(P + SZ_4K - 8, 33);
+}
+
 const struct test_case cases[] = {
 	{ "section_tlbimva", t_section_tlbimva },
 	{ "large_tlbimvaa", t_large_tlbimvaa },
@@ -1390,6 +1519,7 @@ const struct test_case cases[] = {
 	{ "code_page_cross", t_code_page_cross },
 	{ "it_return", t_it_return },
 	{ "kernel_window", t_kernel_window },
+	{ "branch_cache", t_branch_cache },
 	/*
 	 * Last: its MMIO access from user mode makes QEMU run the harness's
 	 * access code through the softmmu from then on (the page of a block
