@@ -1375,8 +1375,9 @@ static void t_kernel_window(void)
  * (call_via_one_site()), whatever the cache kept must not run once it is
  * wrong: code rewritten in place (the block is invalidated, no TLB
  * maintenance), a page remapped and flushed by TLBIMVA, the same VA in
- * a new ASID (no maintenance), TLBIALL after a remap, ARM and Thumb code
- * at one address; then a block on page P whose B goes to page Q, with Q
+ * a new ASID (no maintenance), TLBIALL after a remap, two targets in
+ * turn (the slot's two ways) with one remapped, ARM and Thumb code at one
+ * address; then a block on page P whose B goes to page Q, with Q
  * remapped and flushed alone.
  */
 static u32 __attribute__((noinline)) call_via_one_site(u32 fn)
@@ -1421,8 +1422,9 @@ static void put_branch_to_next_page(u32 pa)
 static void t_branch_cache(void)
 {
 	const u32 A1 = 40, A2 = 41, f = AP_PL1 | DOM(1) | NG;
-	const u32 X = 0x96000000, T = 0x96001000, P = 0x96100000, Q = P + SZ_4K;
-	u32 c[4], t[2], p = pa_alloc(SZ_4K, SZ_4K), q[3];
+	const u32 X = 0x96000000, T = 0x96001000, Y = 0x96002000, P = 0x96100000,
+		  Q = P + SZ_4K;
+	u32 c[4], t[2], p = pa_alloc(SZ_4K, SZ_4K), q[3], y[1];
 
 	for (int i = 0; i < 4; i++) {
 		c[i] = pa_alloc(SZ_4K, SZ_4K);
@@ -1437,6 +1439,8 @@ static void t_branch_cache(void)
 		put_return(q[i], 31 + i);
 	}
 	put_branch_to_next_page(p);
+	y[0] = pa_alloc(SZ_4K, SZ_4K);
+	put_return(y[0], 16);
 
 	set_asid(A1);
 	map_small(K, X, c[0], f);
@@ -1471,6 +1475,22 @@ static void t_branch_cache(void)
 	tlbiall();
 	note("X -> code returning 14; TLBIALL");
 	site_call(X, 14);
+
+	/* Both ways of the site: X and Y in turn, then X remapped. */
+	map_small(K, Y, y[0], f);
+	dsb();
+	note("Y 0x%08x: code returning 16; X and Y called in turn", Y);
+	for (int i = 0; i < 2; i++) {
+		site_call(X, 14);
+		site_call(Y, 16);
+	}
+	map_small(K, X, c[1], f);
+	tlbimva(X, A2);
+	note("X -> code returning 12; TLBIMVA of X; Y, then X");
+	site_call(Y, 16);
+	site_call(X, 12);
+	site_call(Y, 16);
+	site_call(X, 12);
 
 	note("T 0x%08x: ARM code returning 21, Thumb code returning 22", T);
 	for (int i = 0; i < 2; i++) {
