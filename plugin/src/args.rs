@@ -88,8 +88,8 @@ pub struct Config {
     /// Ask QEMU to check jump cache blocks again at their next use after a
     /// flush of whole MMU indexes, instead of dropping them.
     pub recheck_blocks: bool,
-    /// Ask QEMU to keep each indirect branch's last target inline, so that
-    /// branching there again skips the block lookup.
+    /// Ask QEMU to keep each indirect branch's last two targets (the latest
+    /// checked inline), so that branching there again skips the block lookup.
     pub branch_cache: bool,
 }
 
@@ -203,7 +203,7 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ),
     (
         "branch_cache",
-        "on|off: each indirect branch of translated code (a return, a call or jump through a register, a branch to another page) keeps the block it went to last, checked inline, so that going there again skips QEMU's block lookup; any flush of the jump cache or invalidated block ends what all branches keep (default on)",
+        "on|off: each indirect branch of translated code (a return, a call or jump through a register, a branch to another page) keeps the last two blocks it went to (the latest checked inline), so that going there again skips QEMU's block lookup; any flush of the jump cache, invalidated block or breakpoint inserted ends what all branches keep (default on)",
     ),
     (
         "fail_every",

@@ -1370,7 +1370,7 @@ static void t_kernel_window(void)
 
 /*
  * The branch cache (branch_cache=on): an indirect branch of translated
- * code keeps the block it went to last, keyed by its pc and Thumb bit,
+ * code keeps the last two blocks it went to, keyed by pc and Thumb bit,
  * and so does a direct branch to another page. Through one call site
  * (call_via_one_site()), whatever the cache kept must not run once it is
  * wrong: code rewritten in place (the block is invalidated, no TLB
