@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change to this file. */
-#define HSPT_ABI_VERSION 10
+#define HSPT_ABI_VERSION 11
 
 /* Guest TLB-maintenance operations (AArch32 CP15 c8), as executed. */
 enum hspt_tlbi_kind {
@@ -203,6 +203,9 @@ struct hspt_qemu_api {
     /*
      * The per-vCPU counter of HSPT_ACCEL_COUNT_ACCESSES, for the vCPU with
      * @vcpu_index: read it on that vCPU's thread or after the vCPUs stopped.
+     * Generated code may keep it in a host register: it is up to date in
+     * hooks and services called from generated code, after the vCPU left
+     * generated code, and in the SIGSEGV handler after @fault_entered.
      */
     uint64_t (*mem_accesses)(unsigned int vcpu_index);
     /*
@@ -228,6 +231,14 @@ struct hspt_qemu_api {
      * (its own block may be gone).
      */
     void (*drop_code_page)(uint64_t ram_addr);
+    /*
+     * First thing in the SIGSEGV handler, for a fault in generated code:
+     * @ucontext is the handler's third argument. Stores what generated code
+     * keeps in host registers (the counter of HSPT_ACCEL_COUNT_ACCESSES)
+     * to the vCPU, so that @fill and @reexecute, which may leave the
+     * handler through cpu_loop_exit(), do not lose it.
+     */
+    void (*fault_entered)(const void *ucontext);
 };
 
 struct hspt_accel_ops {

@@ -48,6 +48,7 @@ type Fill = unsafe extern "C" fn(u32, libc::c_int, usize, *mut abi::hspt_fill) -
 type Reexecute = unsafe extern "C" fn(host_pc: usize, remember: libc::c_int);
 type Probe = unsafe extern "C" fn(u32, *mut abi::hspt_fill) -> u32;
 type DropCodePage = unsafe extern "C" fn(ram_addr: u64);
+type FaultEntered = unsafe extern "C" fn(ucontext: *const libc::c_void);
 
 /// What the handler needs before it may touch the engine, fixed at start.
 struct Handler {
@@ -59,6 +60,9 @@ struct Handler {
     /// The same for the PL1 MMU index (the kernel window's).
     probe_kernel: Option<Probe>,
     drop_code_page: Option<DropCodePage>,
+    /// Publishes what generated code keeps in host registers (the block
+    /// access count) before anything may leave the handler by longjmp.
+    fault_entered: Option<FaultEntered>,
 }
 // SAFETY: written once before the handler is installed, then only read;
 // the sigaction is plain data and the function pointers are QEMU's.
@@ -120,6 +124,7 @@ pub fn install_handler(api: &abi::hspt_qemu_api, windows: Range<usize>) -> Resul
         probe: api.probe,
         probe_kernel: api.probe_kernel,
         drop_code_page: api.drop_code_page,
+        fault_entered: api.fault_entered,
     });
     // One call installs ours and saves the previous action, so no fault
     // can fall between reading the old action and installing the new one.
@@ -224,6 +229,11 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
     if !ours {
         // SAFETY: our own arguments.
         return unsafe { chain(sig, info, uc, false) };
+    }
+    if let Some(fault_entered) = handler.fault_entered {
+        // SAFETY: QEMU's service, given the kernel's context for this very
+        // fault in generated code on this vCPU thread; it only reads it.
+        unsafe { fault_entered(uc) };
     }
     let is_write = err & PF_WRITE != 0;
 
