@@ -84,8 +84,8 @@ DEFAULT_CONFIGS = ["stock", "defaults", "defaults+accesses=off", "defaults+acces
                    "defaults+precise=off", "defaults+keep_global=off",
                    "defaults+revalidate=off", "defaults+tlb_grow=off",
                    "defaults+premap=off", "defaults+kernel=off",
-                   "defaults+recheck_blocks=off", "defaults+branch_cache=off",
-                   "off", "off+precise=off", "user", "native"]
+                   "defaults+recheck_blocks=off", "defaults+kernel_code_walks=off",
+                   "defaults+branch_cache=off", "off", "off+precise=off", "user", "native"]
 DEFAULTS = "defaults"
 TIME_RE = re.compile(r"^@@HSPT time (\S+) ms=(\d+)", re.M)
 BOOT_TIME = "kernel-to-init"

@@ -6,7 +6,8 @@
 # of stock QEMU is the oracle: patched QEMU with hspt=off and the
 # accelerator with slots=1, 8 and 256 (kernel window on), with the kernel
 # window off, with the jump cache emptied as before (recheck_blocks=off)
-# and without the branch cache (branch_cache=off) must print the same lines.
+# without the branch cache (branch_cache=off) and without the kernel code
+# walks (kernel_code_walks=off) must print the same lines.
 # HSPT_PLUGIN=/path/to/libhspt.so tests another build of the plugin. Each
 # run's output stays in build/baremetal/NAME.out (stock, hspt=off, slots=N).
 source "$(dirname "$0")/lib.sh"
@@ -52,7 +53,7 @@ n=$(grep -c '' "$work/stock.out")
 ncases=$(grep -c '^\[[^]]*\] begin$' "$work/stock.out")
 [ "$ncases" -gt 0 ] || fail "baremetal: no case ran on stock QEMU"
 
-configs=("hspt=off" "slots=1,warmup=0" "slots=8,warmup=0" "slots=256,warmup=0" "kernel=off,warmup=0" "recheck_blocks=off,warmup=0" "branch_cache=off,warmup=0")
+configs=("hspt=off" "slots=1,warmup=0" "slots=8,warmup=0" "slots=256,warmup=0" "kernel=off,warmup=0" "recheck_blocks=off,warmup=0" "branch_cache=off,warmup=0" "kernel_code_walks=off,warmup=0")
 bad=()
 for c in "${configs[@]}"; do
 	name=${c%%,*}

@@ -88,6 +88,10 @@ pub struct Config {
     /// Ask QEMU to check jump cache blocks again at their next use after a
     /// flush of whole MMU indexes, instead of dropping them.
     pub recheck_blocks: bool,
+    /// With `revalidate` and `recheck_blocks`, ask QEMU to keep the walks
+    /// behind the kernel's executable global TLB entries, so that a TLBIALL
+    /// that finds them unchanged leaves the kernel's jump cache current.
+    pub kernel_code_walks: bool,
     /// Ask QEMU to keep each indirect branch's last two targets (the latest
     /// checked inline), so that branching there again skips the block lookup.
     pub branch_cache: bool,
@@ -115,6 +119,7 @@ impl Default for Config {
             restore: true,
             kernel: true,
             recheck_blocks: true,
+            kernel_code_walks: true,
             branch_cache: true,
         }
     }
@@ -200,6 +205,10 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     (
         "recheck_blocks",
         "on|off: after a softmmu flush of whole MMU indexes (an ASID change, TLBIALL, a DACR change for user mode), QEMU keeps its jump cache and checks each block at its next use, keeping it if its address still translates to the same RAM, instead of looking every block up again in its hash table (default on)",
+    ),
+    (
+        "kernel_code_walks",
+        "on|off: with revalidate=on and recheck_blocks=on, QEMU keeps the page-table walks behind the kernel's executable global TLB entries (a few sections for a Linux kernel's text) and, at a TLBIALL that finds each still reading the same descriptors, keeps the kernel's blocks in its jump cache without checking each again at its next use (default on)",
     ),
     (
         "branch_cache",
@@ -330,6 +339,7 @@ pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Config, ArgError> {
             "restore" => config.restore = parse_bool(key, value)?,
             "kernel" => config.kernel = parse_bool(key, value)?,
             "recheck_blocks" => config.recheck_blocks = parse_bool(key, value)?,
+            "kernel_code_walks" => config.kernel_code_walks = parse_bool(key, value)?,
             "branch_cache" => config.branch_cache = parse_bool(key, value)?,
             "warmup" => {
                 config.warmup_us = match value.parse::<u64>() {

@@ -147,6 +147,10 @@ fn accel_flags(config: &Config) -> u32 {
         (config.recheck_blocks, abi::HSPT_ACCEL_LAZY_JMP_CACHE),
         (config.branch_cache, abi::HSPT_ACCEL_BRANCH_CACHE),
         (
+            config.kernel_code_walks && config.revalidate && config.recheck_blocks,
+            abi::HSPT_ACCEL_KERNEL_CODE_WALKS,
+        ),
+        (
             config.hspt && config.kernel && config.precise,
             abi::HSPT_ACCEL_KERNEL_WINDOW,
         ),
@@ -464,8 +468,27 @@ mod tests {
         let off = crate::args::parse(&["recheck_blocks=off"]).expect("valid arguments");
         let flags = accel_flags(&off);
         assert_eq!(flags & abi::HSPT_ACCEL_LAZY_JMP_CACHE, 0);
-        // Nothing else changes.
-        assert_eq!(flags | abi::HSPT_ACCEL_LAZY_JMP_CACHE, defaults);
+        // Nothing else changes, but the kernel's code walks, which need it.
+        assert_eq!(
+            flags | abi::HSPT_ACCEL_LAZY_JMP_CACHE | abi::HSPT_ACCEL_KERNEL_CODE_WALKS,
+            defaults
+        );
+    }
+
+    #[test]
+    fn kernel_code_walks_are_on_by_default_and_need_revalidate_and_rechecks() {
+        let defaults = accel_flags(&Config::default());
+        assert_ne!(defaults & abi::HSPT_ACCEL_KERNEL_CODE_WALKS, 0);
+        let off = crate::args::parse(&["kernel_code_walks=off"]).expect("valid arguments");
+        assert_eq!(
+            accel_flags(&off) | abi::HSPT_ACCEL_KERNEL_CODE_WALKS,
+            defaults
+        );
+        assert_eq!(accel_flags(&off) & abi::HSPT_ACCEL_KERNEL_CODE_WALKS, 0);
+        for args in [["revalidate=off"], ["recheck_blocks=off"]] {
+            let config = crate::args::parse(&args).expect("valid arguments");
+            assert_eq!(accel_flags(&config) & abi::HSPT_ACCEL_KERNEL_CODE_WALKS, 0);
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change to this file. */
-#define HSPT_ABI_VERSION 11
+#define HSPT_ABI_VERSION 12
 
 /* Guest TLB-maintenance operations (AArch32 CP15 c8), as executed. */
 enum hspt_tlbi_kind {
@@ -127,6 +127,14 @@ struct hspt_arm_context {
  * again skips helper_lookup_tb_ptr() (see tb-jmp-cache.h).
  */
 #define HSPT_ACCEL_BRANCH_CACHE 256
+/*
+ * hspt_accel_ops.flags: with HSPT_ACCEL_REVALIDATE and
+ * HSPT_ACCEL_LAZY_JMP_CACHE, the walks that made the kernel's executable
+ * global TLB entries are kept; if at a TLBIALL each still reads the same
+ * descriptors, the kernel's jump cache entries stay current instead of
+ * being checked again at their next use.
+ */
+#define HSPT_ACCEL_KERNEL_CODE_WALKS 512
 
 #define HSPT_PROT_READ  1
 #define HSPT_PROT_WRITE 2

@@ -942,6 +942,71 @@ static void t_revalidate(void)
 }
 
 /*
+ * Kernel code across TLBIALL when only global code ran at PL1: QEMU keeps
+ * the walks behind the kernel's executable TLB entries and, at a TLBIALL
+ * that finds each reading the same descriptors, keeps its kernel blocks
+ * without checking them again (kernel_code_walks=on). Every change must
+ * still be seen: a small page remapped, a page whose TLB entry a load
+ * made before its code ran, a page whose walk shares its slot with
+ * another's (Z and Y, 64 pages apart), a section remapped.
+ */
+static void t_code_walks(void)
+{
+	const u32 Z = 0x97000000, Y = Z + 64 * SZ_4K, D = 0x97100000;
+	const u32 S = 0x97800000, f = AP_PL1 | DOM(1);
+	u32 c[6], s[2];
+
+	for (int i = 0; i < 6; i++) {
+		c[i] = pa_alloc(SZ_4K, SZ_4K);
+		put_return(c[i], i + 1);
+	}
+	for (int i = 0; i < 2; i++) {
+		s[i] = pa_alloc(SZ_1M, SZ_1M);
+		put_return(s[i], 7 + i);
+	}
+	map_small(K, Z, c[0], f);
+	map_small(K, Y, c[1], f);
+	map_small(K, D, c[2], f);
+	map_section(K, S, s[0], f);
+	dsb();
+	note("Z 0x%08x, Y 0x%08x, D 0x%08x: PL1 code returning 1, 2, 3; section S 0x%08x: 7",
+	     Z, Y, D, S);
+	call_pl1(Z, 1);
+	call_pl1(S, 7);
+	tlbiall();
+	note("TLBIALL, nothing changed");
+	call_pl1(Z, 1);
+	call_pl1(S, 7);
+
+	map_small(K, Z, c[3], f);
+	tlbiall();
+	note("Z -> code returning 4; TLBIALL");
+	call_pl1(Z, 4);
+
+	/* The TLB entry that D's code then runs through comes from a load. */
+	struct op p[] = { LD(D + 8, c[2] + 8) };
+	run_ops(IN_PL1, p, N_OPS(p));
+	call_pl1(D, 3);
+	map_small(K, D, c[4], f);
+	tlbiall();
+	note("D loaded from, then called; D -> code returning 5; TLBIALL");
+	call_pl1(D, 5);
+
+	call_pl1(Z, 4);
+	call_pl1(Y, 2);
+	map_small(K, Z, c[5], f);
+	tlbiall();
+	note("Z, then Y (Z's slot) called; Z -> code returning 6; TLBIALL");
+	call_pl1(Z, 6);
+
+	call_pl1(S, 7);
+	map_section(K, S, s[1], f);
+	tlbiall_is();
+	note("S -> code returning 8; TLBIALLIS");
+	call_pl1(S, 8);
+}
+
+/*
  * Code pages remapped, then flushed by address: neither the user nor the
  * kernel block of the old page may run again, whichever form of TLBIMVA
  * flushed it. QEMU finds blocks by address in its jump cache, where a
@@ -1533,6 +1598,7 @@ const struct test_case cases[] = {
 	{ "swp_exclusive", t_swp_exclusive },
 	{ "asid_pl1", t_asid_pl1 },
 	{ "revalidate", t_revalidate },
+	{ "code_walks", t_code_walks },
 	{ "window_revalidate", t_window_revalidate },
 	{ "window_restore", t_window_restore },
 	{ "code_page_flush", t_code_page_flush },
