@@ -948,12 +948,14 @@ static void t_revalidate(void)
  * without checking them again (kernel_code_walks=on). Every change must
  * still be seen: a small page remapped, a page whose TLB entry a load
  * made before its code ran, a page whose walk shares its slot with
- * another's (Z and Y, 64 pages apart), a section remapped.
+ * another's (Z and Y, 64 pages apart), a section remapped; and after an
+ * ASID change, which leaves kernel entries current, a page remapped and
+ * flushed by TLBIMVA.
  */
 static void t_code_walks(void)
 {
 	const u32 Z = 0x97000000, Y = Z + 64 * SZ_4K, D = 0x97100000;
-	const u32 S = 0x97800000, f = AP_PL1 | DOM(1);
+	const u32 S = 0x97800000, f = AP_PL1 | DOM(1), asid = 42;
 	u32 c[6], s[2];
 
 	for (int i = 0; i < 6; i++) {
@@ -1004,6 +1006,15 @@ static void t_code_walks(void)
 	tlbiall_is();
 	note("S -> code returning 8; TLBIALLIS");
 	call_pl1(S, 8);
+
+	/* Kernel entries stay current at an ASID change; a page flush still
+	 * clears them. */
+	call_pl1(Z, 6);
+	set_asid(asid);
+	map_small(K, Z, c[0], f);
+	tlbimva(Z, asid);
+	note("ASID %u; Z -> code returning 1; TLBIMVA", asid);
+	call_pl1(Z, 1);
 }
 
 /*
