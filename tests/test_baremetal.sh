@@ -53,7 +53,7 @@ n=$(grep -c '' "$work/stock.out")
 ncases=$(grep -c '^\[[^]]*\] begin$' "$work/stock.out")
 [ "$ncases" -gt 0 ] || fail "baremetal: no case ran on stock QEMU"
 
-configs=("hspt=off" "slots=1,warmup=0" "slots=8,warmup=0" "slots=256,warmup=0" "kernel=off,warmup=0" "recheck_blocks=off,warmup=0" "branch_cache=off,warmup=0" "kernel_code_walks=off,warmup=0")
+configs=("hspt=off" "slots=1,warmup=0" "slots=8,warmup=0" "slots=256,warmup=0" "kernel=off,warmup=0" "recheck_blocks=off,warmup=0" "branch_cache=off,warmup=0" "kernel_code_walks=off,warmup=0" "keep_global=off,warmup=0")
 bad=()
 for c in "${configs[@]}"; do
 	name=${c%%,*}

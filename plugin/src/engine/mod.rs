@@ -186,6 +186,13 @@ pub struct Engine {
     /// before the current one (kernel events do not move it).
     kernel_tlbiall: bool,
     previous_event_kernel_tlbiall: bool,
+    /// An ASID change (CONTEXTIDR write) or a guest TLBIASID was reported:
+    /// the full flush of the PL1 index that follows it (QEMU's without
+    /// `keep_global`) drops nothing the kernel window holds, since that
+    /// window maps global translations only, which neither touches. And
+    /// the same for the event before the current one.
+    kernel_flush_spares_globals: bool,
+    previous_event_kernel_flush_spares_globals: bool,
     /// Kernel-window pages that by-address flushes unmapped, and how often.
     kernel_remaps: RemapCounts,
     /// A guest TLBIALL/TLBIASID marks windows stale instead of resetting
@@ -368,6 +375,8 @@ impl Engine {
             previous_event_explains_full_flush: false,
             kernel_tlbiall: false,
             previous_event_kernel_tlbiall: false,
+            kernel_flush_spares_globals: false,
+            previous_event_kernel_flush_spares_globals: false,
             kernel_remaps: RemapCounts::default(),
             revalidate: false,
             fill_in_progress: None,
@@ -385,6 +394,8 @@ impl Engine {
         // never excuse a later, unannounced flush.
         self.previous_event_explains_full_flush = std::mem::take(&mut self.full_flush_explained);
         self.previous_event_kernel_tlbiall = std::mem::take(&mut self.kernel_tlbiall);
+        self.previous_event_kernel_flush_spares_globals =
+            std::mem::take(&mut self.kernel_flush_spares_globals);
     }
 
     /// Points GS at `base`; false if the kernel refused.
@@ -514,6 +525,8 @@ impl Engine {
             _ => self.reset_all(),
         }
         self.kernel_tlbiall = matches!(kind, abi::HSPT_TLBI_ALL | abi::HSPT_TLBI_ALL_IS);
+        self.kernel_flush_spares_globals =
+            matches!(kind, abi::HSPT_TLBI_ASID | abi::HSPT_TLBI_ASID_IS);
         // Each of these is followed by a full softmmu flush (the by-MVA and
         // hypervisor forms by page or range flushes, which explain nothing).
         self.full_flush_explained = matches!(
@@ -579,6 +592,11 @@ impl Engine {
         }
         // Every reported register write is followed by tlb_flush().
         self.full_flush_explained = true;
+        // Short-descriptor ASID changes only: a DACR write flushes all of
+        // PL1 when a domain with too many pages changed its access type,
+        // which does concern the kernel window, and LPAE's (TTBR, TTBCR)
+        // are left as they were.
+        self.kernel_flush_spares_globals = reason == abi::HSPT_FLUSH_CONTEXTIDR;
     }
 
     /// QEMU's softmmu dropped its entries for [vaddr, vaddr + len) of the
@@ -594,6 +612,7 @@ impl Engine {
             }
             // The same flush's report for the PL1 index comes next.
             self.kernel_tlbiall = self.previous_event_kernel_tlbiall;
+            self.kernel_flush_spares_globals = self.previous_event_kernel_flush_spares_globals;
             return;
         }
         let Some(pages) = flushed_pages(vaddr, len) else {
@@ -606,10 +625,13 @@ impl Engine {
     }
 
     /// The same for the kernel window and the PL1 MMU index. It mirrors
-    /// every flush: nothing is explained away, since the kernel window is
-    /// not keyed by any register (a DACR write's flush of the domains that
-    /// changed and an ASID change's of the non-global pages arrive here
-    /// page by page, or as a full flush). The full flush of a guest
+    /// every flush but one, since the kernel window is not keyed by any
+    /// register (a DACR write's flush of the domains that changed and an
+    /// ASID change's of the non-global pages arrive here page by page, or
+    /// as a full flush). The exception: the full flush that follows an
+    /// ASID change or a TLBIASID (without `keep_global`, QEMU drops the
+    /// global entries too) keeps the window, which holds only global
+    /// translations, as an ASID-tagged TLB keeps them. The full flush of a guest
     /// TLBIALL, with `revalidate`, keeps the mappings whose translation the
     /// guest's tables still give, checked at once (QEMU reports the flush
     /// after the guest's TLB maintenance is done and before the next
@@ -619,6 +641,10 @@ impl Engine {
             return;
         };
         let after_tlbiall = std::mem::take(&mut self.kernel_tlbiall);
+        let spares_globals = std::mem::take(&mut self.kernel_flush_spares_globals);
+        if len == 0 && spares_globals {
+            return;
+        }
         if len == 0
             && after_tlbiall
             && self.revalidate
@@ -943,6 +969,44 @@ mod tests {
         let (mut e, a, k, _ram) = engine_with_kernel_window();
         ev(&mut e).qemu_flush(abi::HSPT_FLUSH_SCTLR);
         assert!(!mapped(&e, a, 1) && !mapped(&e, k, 1) && !mapped(&e, k, 0xc0000));
+    }
+
+    #[test]
+    fn asid_changes_keep_the_kernel_window_other_full_flushes_reset_it() {
+        let _serial = serial();
+        // Without keep_global, QEMU follows an ASID change and a TLBIASID
+        // with full flushes of PL0, then PL1: global translations stay.
+        let (mut e, _a, k, _ram) = engine_with_kernel_window();
+        ev(&mut e).qemu_flush(abi::HSPT_FLUSH_CONTEXTIDR);
+        ev(&mut e).softmmu_flush(0, 0);
+        e.kernel_softmmu_flush(0, 0);
+        assert!(mapped(&e, k, 1) && mapped(&e, k, 0xc0000));
+        let (mut e, _a, k, _ram) = engine_with_kernel_window();
+        ev(&mut e).tlb_maintenance(abi::HSPT_TLBI_ASID_IS, 5);
+        ev(&mut e).softmmu_flush(0, 0);
+        e.kernel_softmmu_flush(0, 0);
+        assert!(mapped(&e, k, 1));
+        assert_eq!(e.take_counters().kernel_resets, 0);
+        // Only the flush that follows it: a later one resets.
+        ev(&mut e).softmmu_flush(0, 0);
+        e.kernel_softmmu_flush(0, 0);
+        assert!(!mapped(&e, k, 1));
+        // A DACR write's full PL1 flush (a domain with too many pages
+        // changed), TTBR (LPAE) and any unannounced one reset it.
+        for reason in [abi::HSPT_FLUSH_DACR, abi::HSPT_FLUSH_TTBR] {
+            let (mut e, _a, k, _ram) = engine_with_kernel_window();
+            ev(&mut e).qemu_flush(reason);
+            ev(&mut e).softmmu_flush(0, 0);
+            e.kernel_softmmu_flush(0, 0);
+            assert!(!mapped(&e, k, 1), "reason {reason}");
+        }
+        let (mut e, _a, k, _ram) = engine_with_kernel_window();
+        ev(&mut e).qemu_flush(abi::HSPT_FLUSH_CONTEXTIDR);
+        ev(&mut e).softmmu_flush(0, 0);
+        e.kernel_softmmu_flush(0, 0);
+        ev(&mut e).softmmu_flush(0, 0);
+        e.kernel_softmmu_flush(0, 0);
+        assert!(!mapped(&e, k, 1), "unannounced");
     }
 
     #[test]
