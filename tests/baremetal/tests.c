@@ -1320,7 +1320,7 @@ static void kw_fault(int store, u32 va, u32 fs)
 static void t_kernel_window(void)
 {
 	const u32 asid = 31, S = 0x95000000, P = 0x95100000, V = 0x95200000,
-		  M = 0x95400000;
+		  M = 0x95400000, D = 0x95600000;
 	u32 A = pa_alloc(SZ_1M, SZ_1M), B = pa_alloc(SZ_1M, SZ_1M);
 	u32 p[3], m = pa_alloc(KW_PAGES * SZ_4K, SZ_4K), m2 = pa_alloc(SZ_4K, SZ_4K);
 	static const u32 offs[] = { 0x0000, 0x5000, 0x40004, 0xff008 };
@@ -1388,13 +1388,29 @@ static void t_kernel_window(void)
 	kw_op_st32(S + 0x40, 0x46464646);
 	kw_check(S + 0x40, 0x46464646);
 	kw_check(S + 0x5000, A + 0x5000);
+	/*
+	 * More pages of domain 7 than QEMU lists per domain (8): the DACR
+	 * write below flushes all PL1 entries, which the kernel window must
+	 * follow (it keeps its pages only across ASID changes).
+	 */
+	/* Ten small global pages in domain 7 (D: its own first-level entry). */
+	for (u32 i = 0; i < 10; i++)
+		map_small(K, D + i * SZ_4K, B + i * SZ_4K, AP_PL1 | DOM(7));
+	dsb();
+	for (u32 i = 0; i < 10; i++)
+		kw_check(D + i * SZ_4K, B + i * SZ_4K);
+	/* An ASID change first: its flush must not excuse the next one. */
+	set_asid(asid + 1);
 	u32 dacr = dacr_with(DACR_DEFAULT, 7, DACR_NOACCESS);
 	set_dacr(dacr);
-	note("DACR 0x%08x (domain 7 no access)", dacr);
+	note("ASID %u; DACR 0x%08x (domain 7 no access)", asid + 1, dacr);
 	kw_fault(0, S + 0x40, FS_DOMAIN_SECTION);
 	kw_fault(1, S + 0x5000, FS_DOMAIN_SECTION);
+	kw_fault(0, D, FS_DOMAIN_PAGE);
+	kw_fault(0, D + 9 * SZ_4K, FS_DOMAIN_PAGE);
 	set_dacr(DACR_DEFAULT);
-	note("DACR 0x%08x (all client) again", DACR_DEFAULT);
+	set_asid(asid);
+	note("DACR 0x%08x (all client) again, ASID %u", DACR_DEFAULT, asid);
 	kw_check(S + 0x40, 0x46464646);
 	kw_check(S + 0x5000, A + 0x5000);
 

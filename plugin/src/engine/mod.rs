@@ -188,11 +188,11 @@ pub struct Engine {
     previous_event_kernel_tlbiall: bool,
     /// An ASID change (CONTEXTIDR write) or a guest TLBIASID was reported:
     /// the full flush of the PL1 index that follows it (QEMU's without
-    /// `keep_global`) drops nothing the kernel window holds, since that
-    /// window maps global translations only, which neither touches. And
-    /// the same for the event before the current one.
-    kernel_flush_spares_globals: bool,
-    previous_event_kernel_flush_spares_globals: bool,
+    /// `keep_global`, global entries included) may revalidate the kernel
+    /// window as after a TLBIALL. And the same for the event before the
+    /// current one.
+    kernel_asid_flush: bool,
+    previous_event_kernel_asid_flush: bool,
     /// Kernel-window pages that by-address flushes unmapped, and how often.
     kernel_remaps: RemapCounts,
     /// A guest TLBIALL/TLBIASID marks windows stale instead of resetting
@@ -375,8 +375,8 @@ impl Engine {
             previous_event_explains_full_flush: false,
             kernel_tlbiall: false,
             previous_event_kernel_tlbiall: false,
-            kernel_flush_spares_globals: false,
-            previous_event_kernel_flush_spares_globals: false,
+            kernel_asid_flush: false,
+            previous_event_kernel_asid_flush: false,
             kernel_remaps: RemapCounts::default(),
             revalidate: false,
             fill_in_progress: None,
@@ -394,8 +394,7 @@ impl Engine {
         // never excuse a later, unannounced flush.
         self.previous_event_explains_full_flush = std::mem::take(&mut self.full_flush_explained);
         self.previous_event_kernel_tlbiall = std::mem::take(&mut self.kernel_tlbiall);
-        self.previous_event_kernel_flush_spares_globals =
-            std::mem::take(&mut self.kernel_flush_spares_globals);
+        self.previous_event_kernel_asid_flush = std::mem::take(&mut self.kernel_asid_flush);
     }
 
     /// Points GS at `base`; false if the kernel refused.
@@ -525,8 +524,7 @@ impl Engine {
             _ => self.reset_all(),
         }
         self.kernel_tlbiall = matches!(kind, abi::HSPT_TLBI_ALL | abi::HSPT_TLBI_ALL_IS);
-        self.kernel_flush_spares_globals =
-            matches!(kind, abi::HSPT_TLBI_ASID | abi::HSPT_TLBI_ASID_IS);
+        self.kernel_asid_flush = matches!(kind, abi::HSPT_TLBI_ASID | abi::HSPT_TLBI_ASID_IS);
         // Each of these is followed by a full softmmu flush (the by-MVA and
         // hypervisor forms by page or range flushes, which explain nothing).
         self.full_flush_explained = matches!(
@@ -592,11 +590,9 @@ impl Engine {
         }
         // Every reported register write is followed by tlb_flush().
         self.full_flush_explained = true;
-        // Short-descriptor ASID changes only: a DACR write flushes all of
-        // PL1 when a domain with too many pages changed its access type,
-        // which does concern the kernel window, and LPAE's (TTBR, TTBCR)
-        // are left as they were.
-        self.kernel_flush_spares_globals = reason == abi::HSPT_FLUSH_CONTEXTIDR;
+        // Short-descriptor ASID changes only; LPAE's (TTBR, TTBCR) are
+        // left as they were.
+        self.kernel_asid_flush = reason == abi::HSPT_FLUSH_CONTEXTIDR;
     }
 
     /// QEMU's softmmu dropped its entries for [vaddr, vaddr + len) of the
@@ -612,7 +608,7 @@ impl Engine {
             }
             // The same flush's report for the PL1 index comes next.
             self.kernel_tlbiall = self.previous_event_kernel_tlbiall;
-            self.kernel_flush_spares_globals = self.previous_event_kernel_flush_spares_globals;
+            self.kernel_asid_flush = self.previous_event_kernel_asid_flush;
             return;
         }
         let Some(pages) = flushed_pages(vaddr, len) else {
@@ -625,14 +621,12 @@ impl Engine {
     }
 
     /// The same for the kernel window and the PL1 MMU index. It mirrors
-    /// every flush but one, since the kernel window is not keyed by any
-    /// register (a DACR write's flush of the domains that changed and an
-    /// ASID change's of the non-global pages arrive here page by page, or
-    /// as a full flush). The exception: the full flush that follows an
-    /// ASID change or a TLBIASID (without `keep_global`, QEMU drops the
-    /// global entries too) keeps the window, which holds only global
-    /// translations, as an ASID-tagged TLB keeps them. The full flush of a guest
-    /// TLBIALL, with `revalidate`, keeps the mappings whose translation the
+    /// every flush: nothing is explained away, since the kernel window is
+    /// not keyed by any register (a DACR write's flush of the domains that
+    /// changed and an ASID change's of the non-global pages arrive here
+    /// page by page, or as a full flush). The full flush of a guest
+    /// TLBIALL, or of an ASID change or TLBIASID without `keep_global`,
+    /// with `revalidate`, keeps the mappings whose translation the
     /// guest's tables still give, checked at once (QEMU reports the flush
     /// after the guest's TLB maintenance is done and before the next
     /// kernel access: at this point a TLB may load any valid translation).
@@ -640,13 +634,9 @@ impl Engine {
         let Some(kernel) = self.pool.kernel_slot() else {
             return;
         };
-        let after_tlbiall = std::mem::take(&mut self.kernel_tlbiall);
-        let spares_globals = std::mem::take(&mut self.kernel_flush_spares_globals);
-        if len == 0 && spares_globals {
-            return;
-        }
+        let may_revalidate = self.take_kernel_flush_may_revalidate();
         if len == 0
-            && after_tlbiall
+            && may_revalidate
             && self.revalidate
             && self.pool.mapped_pages(kernel) > 0
             && self.pool.is_listed(kernel)
@@ -666,6 +656,18 @@ impl Engine {
             }
             None => self.reset_kernel_window(),
         }
+    }
+
+    /// Whether the next full flush of the PL1 index may revalidate the
+    /// kernel window instead of resetting it: it follows a guest TLBIALL,
+    /// or an ASID change or TLBIASID that QEMU answered with a full flush
+    /// (`keep_global=off`). Revalidation is sound after any flush (a TLB
+    /// may load any translation the tables give now), so a stale flag
+    /// costs a check, never a wrong mapping. Consumes the flags.
+    fn take_kernel_flush_may_revalidate(&mut self) -> bool {
+        let after_tlbiall = std::mem::take(&mut self.kernel_tlbiall);
+        let after_asid_flush = std::mem::take(&mut self.kernel_asid_flush);
+        after_tlbiall || after_asid_flush
     }
 
     /// Translated code is being made from `ram_addr` (invariant 4).
@@ -972,41 +974,43 @@ mod tests {
     }
 
     #[test]
-    fn asid_changes_keep_the_kernel_window_other_full_flushes_reset_it() {
+    fn asid_changes_let_the_kernel_window_revalidate_at_the_next_full_flush() {
         let _serial = serial();
         // Without keep_global, QEMU follows an ASID change and a TLBIASID
-        // with full flushes of PL0, then PL1: global translations stay.
-        let (mut e, _a, k, _ram) = engine_with_kernel_window();
+        // with full flushes of PL0, then PL1: the PL1 one may revalidate.
+        let (mut e, _a, _k, _ram) = engine_with_kernel_window();
         ev(&mut e).qemu_flush(abi::HSPT_FLUSH_CONTEXTIDR);
         ev(&mut e).softmmu_flush(0, 0);
-        e.kernel_softmmu_flush(0, 0);
-        assert!(mapped(&e, k, 1) && mapped(&e, k, 0xc0000));
-        let (mut e, _a, k, _ram) = engine_with_kernel_window();
+        assert!(e.take_kernel_flush_may_revalidate());
+        assert!(!e.take_kernel_flush_may_revalidate(), "once");
+        let (mut e, _a, _k, _ram) = engine_with_kernel_window();
         ev(&mut e).tlb_maintenance(abi::HSPT_TLBI_ASID_IS, 5);
         ev(&mut e).softmmu_flush(0, 0);
-        e.kernel_softmmu_flush(0, 0);
-        assert!(mapped(&e, k, 1));
-        assert_eq!(e.take_counters().kernel_resets, 0);
-        // Only the flush that follows it: a later one resets.
+        assert!(e.take_kernel_flush_may_revalidate());
+        // Not after any other register write, nor past the next event.
+        for reason in [
+            abi::HSPT_FLUSH_DACR,
+            abi::HSPT_FLUSH_TTBR,
+            abi::HSPT_FLUSH_TTBCR,
+            abi::HSPT_FLUSH_SCTLR,
+        ] {
+            let (mut e, _a, _k, _ram) = engine_with_kernel_window();
+            ev(&mut e).qemu_flush(reason);
+            ev(&mut e).softmmu_flush(0, 0);
+            assert!(!e.take_kernel_flush_may_revalidate(), "reason {reason}");
+        }
+        let (mut e, _a, _k, _ram) = engine_with_kernel_window();
+        ev(&mut e).qemu_flush(abi::HSPT_FLUSH_CONTEXTIDR);
+        ev(&mut e).softmmu_flush(0, 0);
+        ev(&mut e).tlb_maintenance(abi::HSPT_TLBI_MVA, 0x1000);
+        assert!(!e.take_kernel_flush_may_revalidate(), "past another event");
+        // Without the probe QEMU gives, a full flush still resets.
+        let (mut e, _a, k, _ram) = engine_with_kernel_window();
+        e.revalidate = true;
+        ev(&mut e).qemu_flush(abi::HSPT_FLUSH_CONTEXTIDR);
         ev(&mut e).softmmu_flush(0, 0);
         e.kernel_softmmu_flush(0, 0);
         assert!(!mapped(&e, k, 1));
-        // A DACR write's full PL1 flush (a domain with too many pages
-        // changed), TTBR (LPAE) and any unannounced one reset it.
-        for reason in [abi::HSPT_FLUSH_DACR, abi::HSPT_FLUSH_TTBR] {
-            let (mut e, _a, k, _ram) = engine_with_kernel_window();
-            ev(&mut e).qemu_flush(reason);
-            ev(&mut e).softmmu_flush(0, 0);
-            e.kernel_softmmu_flush(0, 0);
-            assert!(!mapped(&e, k, 1), "reason {reason}");
-        }
-        let (mut e, _a, k, _ram) = engine_with_kernel_window();
-        ev(&mut e).qemu_flush(abi::HSPT_FLUSH_CONTEXTIDR);
-        ev(&mut e).softmmu_flush(0, 0);
-        e.kernel_softmmu_flush(0, 0);
-        ev(&mut e).softmmu_flush(0, 0);
-        e.kernel_softmmu_flush(0, 0);
-        assert!(!mapped(&e, k, 1), "unannounced");
     }
 
     #[test]
