@@ -1389,17 +1389,16 @@ static void t_kernel_window(void)
 	kw_check(S + 0x40, 0x46464646);
 	kw_check(S + 0x5000, A + 0x5000);
 	/*
-	 * More pages of domain 7 than QEMU lists per domain (8): the DACR
-	 * write below flushes all PL1 entries, which the kernel window must
-	 * follow (it keeps its pages only across ASID changes).
+	 * Ten small global pages in domain 7 (D: its own first-level entry),
+	 * more than QEMU lists per domain (8), so that the DACR write below
+	 * may flush all PL1 entries; the kernel window must follow it.
 	 */
-	/* Ten small global pages in domain 7 (D: its own first-level entry). */
 	for (u32 i = 0; i < 10; i++)
 		map_small(K, D + i * SZ_4K, B + i * SZ_4K, AP_PL1 | DOM(7));
 	dsb();
 	for (u32 i = 0; i < 10; i++)
 		kw_check(D + i * SZ_4K, B + i * SZ_4K);
-	/* An ASID change first: its flush must not excuse the next one. */
+	/* An ASID change first: its announcement must not excuse that flush. */
 	set_asid(asid + 1);
 	u32 dacr = dacr_with(DACR_DEFAULT, 7, DACR_NOACCESS);
 	set_dacr(dacr);

@@ -180,19 +180,14 @@ pub struct Engine {
     full_flush_explained: bool,
     /// The event before the current one set `full_flush_explained`.
     previous_event_explains_full_flush: bool,
-    /// A guest TLBIALL was reported: the full flush of the PL1 index that
-    /// follows it (after the user index's, if any) may revalidate the
-    /// kernel window instead of resetting it. And the same for the event
-    /// before the current one (kernel events do not move it).
-    kernel_tlbiall: bool,
-    previous_event_kernel_tlbiall: bool,
-    /// An ASID change (CONTEXTIDR write) or a guest TLBIASID was reported:
-    /// the full flush of the PL1 index that follows it (QEMU's without
-    /// `keep_global`, global entries included) may revalidate the kernel
-    /// window as after a TLBIALL. And the same for the event before the
-    /// current one.
-    kernel_asid_flush: bool,
-    previous_event_kernel_asid_flush: bool,
+    /// A guest TLBIALL or TLBIASID, or an ASID change (CONTEXTIDR write),
+    /// was reported: the full flush of the PL1 index that follows it
+    /// (after the user index's, if any; for the last two, QEMU's without
+    /// `keep_global`) may revalidate the kernel window instead of
+    /// resetting it. And the same for the event before the current one
+    /// (kernel events do not move it).
+    kernel_flush_may_revalidate: bool,
+    previous_event_kernel_flush_may_revalidate: bool,
     /// Kernel-window pages that by-address flushes unmapped, and how often.
     kernel_remaps: RemapCounts,
     /// A guest TLBIALL/TLBIASID marks windows stale instead of resetting
@@ -373,10 +368,8 @@ impl Engine {
             around,
             full_flush_explained: false,
             previous_event_explains_full_flush: false,
-            kernel_tlbiall: false,
-            previous_event_kernel_tlbiall: false,
-            kernel_asid_flush: false,
-            previous_event_kernel_asid_flush: false,
+            kernel_flush_may_revalidate: false,
+            previous_event_kernel_flush_may_revalidate: false,
             kernel_remaps: RemapCounts::default(),
             revalidate: false,
             fill_in_progress: None,
@@ -393,8 +386,8 @@ impl Engine {
         // flush did not reach us (it spared the window's MMU index) can
         // never excuse a later, unannounced flush.
         self.previous_event_explains_full_flush = std::mem::take(&mut self.full_flush_explained);
-        self.previous_event_kernel_tlbiall = std::mem::take(&mut self.kernel_tlbiall);
-        self.previous_event_kernel_asid_flush = std::mem::take(&mut self.kernel_asid_flush);
+        self.previous_event_kernel_flush_may_revalidate =
+            std::mem::take(&mut self.kernel_flush_may_revalidate);
     }
 
     /// Points GS at `base`; false if the kernel refused.
@@ -523,8 +516,13 @@ impl Engine {
             abi::HSPT_TLBI_ALL | abi::HSPT_TLBI_ALL_IS => self.global_flush(|_| true),
             _ => self.reset_all(),
         }
-        self.kernel_tlbiall = matches!(kind, abi::HSPT_TLBI_ALL | abi::HSPT_TLBI_ALL_IS);
-        self.kernel_asid_flush = matches!(kind, abi::HSPT_TLBI_ASID | abi::HSPT_TLBI_ASID_IS);
+        self.kernel_flush_may_revalidate = matches!(
+            kind,
+            abi::HSPT_TLBI_ALL
+                | abi::HSPT_TLBI_ALL_IS
+                | abi::HSPT_TLBI_ASID
+                | abi::HSPT_TLBI_ASID_IS
+        );
         // Each of these is followed by a full softmmu flush (the by-MVA and
         // hypervisor forms by page or range flushes, which explain nothing).
         self.full_flush_explained = matches!(
@@ -592,7 +590,7 @@ impl Engine {
         self.full_flush_explained = true;
         // Short-descriptor ASID changes only; LPAE's (TTBR, TTBCR) are
         // left as they were.
-        self.kernel_asid_flush = reason == abi::HSPT_FLUSH_CONTEXTIDR;
+        self.kernel_flush_may_revalidate = reason == abi::HSPT_FLUSH_CONTEXTIDR;
     }
 
     /// QEMU's softmmu dropped its entries for [vaddr, vaddr + len) of the
@@ -607,8 +605,7 @@ impl Engine {
                 self.reset_user_windows();
             }
             // The same flush's report for the PL1 index comes next.
-            self.kernel_tlbiall = self.previous_event_kernel_tlbiall;
-            self.kernel_asid_flush = self.previous_event_kernel_asid_flush;
+            self.kernel_flush_may_revalidate = self.previous_event_kernel_flush_may_revalidate;
             return;
         }
         let Some(pages) = flushed_pages(vaddr, len) else {
@@ -663,11 +660,9 @@ impl Engine {
     /// or an ASID change or TLBIASID that QEMU answered with a full flush
     /// (`keep_global=off`). Revalidation is sound after any flush (a TLB
     /// may load any translation the tables give now), so a stale flag
-    /// costs a check, never a wrong mapping. Consumes the flags.
+    /// costs a check, never a wrong mapping. Consumes the flag.
     fn take_kernel_flush_may_revalidate(&mut self) -> bool {
-        let after_tlbiall = std::mem::take(&mut self.kernel_tlbiall);
-        let after_asid_flush = std::mem::take(&mut self.kernel_asid_flush);
-        after_tlbiall || after_asid_flush
+        std::mem::take(&mut self.kernel_flush_may_revalidate)
     }
 
     /// Translated code is being made from `ram_addr` (invariant 4).
