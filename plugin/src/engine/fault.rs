@@ -35,6 +35,7 @@ use std::sync::OnceLock;
 use hspt_shim as abi;
 
 use super::pool::{self, GuestPage, Slot, PAGE, WINDOW_SIZE};
+use super::signal_safe::now_ns;
 use super::{engine_scope, Engine, ON_VCPU_THREAD};
 
 /// x86 page-fault error code bits, as the kernel passes them in
@@ -179,18 +180,6 @@ unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_v
             }
         }
     }
-}
-
-/// CLOCK_MONOTONIC in ns (vDSO; async-signal-safe).
-fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we own; with a valid
-    // clock id it cannot fail.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// What the handler does once the engine is released again.

@@ -19,8 +19,14 @@
 //! then treats every window as invalidated before it is used again.
 
 pub mod fault;
+mod inject;
+mod kernel_window;
+mod keys;
+mod mapping;
 pub mod policy;
 pub mod pool;
+mod signal_safe;
+mod table;
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +34,7 @@ use std::sync::OnceLock;
 
 use hspt_shim as abi;
 
+use kernel_window::RemapCounts;
 use policy::Policy;
 use pool::{Pool, Slot, WindowKey};
 
@@ -289,57 +296,13 @@ pub fn start(api: &'static abi::hspt_qemu_api, config: &crate::args::Config) -> 
     };
     pool.set_keep_evicted(config.restore);
     fault::install_handler(api, pool.address_range())?;
-    pool::set_fail_injection(config.fail_every);
+    inject::set_fail_injection(config.fail_every);
     let mut engine = Engine::new(pool, config.warmup_us, config.around, config.premap);
     engine.revalidate = config.revalidate;
     if ENGINE.set(EngineCell(UnsafeCell::new(engine))).is_err() {
         return Err("hspt: engine started twice".into());
     }
     Ok(())
-}
-
-/// Kernel-window pages unmapped by by-address flushes: a small
-/// direct-mapped table of (page, times). A page unmapped
-/// [`RemapCounts::VOLATILE`] times is volatile: a kernel that maps
-/// different memory there again and again (a fixmap slot) would take a
-/// window fault for each mapping, where the softmmu only refills its TLB.
-/// Collisions only forget counts (a page then needs more unmaps).
-#[derive(Debug, Clone, Copy)]
-struct RemapCounts {
-    pages: [(u32, u8); RemapCounts::ENTRIES],
-}
-
-impl Default for RemapCounts {
-    fn default() -> Self {
-        RemapCounts {
-            pages: [(u32::MAX, 0); RemapCounts::ENTRIES],
-        }
-    }
-}
-
-impl RemapCounts {
-    const ENTRIES: usize = 64;
-    const VOLATILE: u8 = 4;
-
-    fn entry(&mut self, page: pool::GuestPage) -> &mut (u32, u8) {
-        let index = page.index() as u32;
-        &mut self.pages[(index.wrapping_mul(0x9E37_79B9) >> 26) as usize]
-    }
-
-    fn note(&mut self, page: pool::GuestPage) {
-        let index = page.index() as u32;
-        let e = self.entry(page);
-        if e.0 != index {
-            *e = (index, 0);
-        }
-        e.1 = e.1.saturating_add(1);
-    }
-
-    fn is_volatile(&mut self, page: pool::GuestPage) -> bool {
-        let index = page.index() as u32;
-        let e = self.entry(page);
-        e.0 == index && e.1 >= Self::VOLATILE
-    }
 }
 
 /// The pages of a softmmu range flush, or None if there are too many to
