@@ -90,3 +90,7 @@ impl RemapCounts {
         e.0 == index && e.1 >= Self::VOLATILE
     }
 }
+
+#[cfg(test)]
+#[path = "tests/kernel_window.rs"]
+mod tests;
