@@ -106,7 +106,8 @@ impl Engine {
     }
 
     /// QEMU's own flushes. DACR, CONTEXTIDR and TTBR (ASID) changes are
-    /// part of the window key: nothing to drop. The rest may change any
+    /// part of the window key (invariant `keyed-by-context`): nothing to
+    /// drop. The rest may change any
     /// translation: drop everything.
     pub fn qemu_flush(&mut self, reason: u32) {
         match reason {

@@ -172,8 +172,9 @@ impl Windows {
     /// PROT_NONE neighbours).
     pub(super) fn unmap(&self, slot: Slot, first: GuestPage, pages: usize) -> Result<(), i32> {
         let addr = self.pages(slot, first, pages);
-        // SAFETY: as in `map_file`: only our own window pages are replaced,
-        // by inaccessible anonymous memory.
+        // SAFETY: MAP_FIXED replaces only pages of this window, inside our
+        // own reservation (checked by `pages`), by inaccessible anonymous
+        // memory; no Rust reference points into a window.
         let p = unsafe {
             libc::mmap(
                 addr,
@@ -199,8 +200,9 @@ impl Windows {
         pages: usize,
     ) -> Result<(), i32> {
         let addr = self.pages(slot, first, pages);
-        // SAFETY: changes the protection of pages of our own window, on
-        // which no Rust reference exists (see `map_file`).
+        // SAFETY: changes the protection of pages of our own window,
+        // inside the reservation (checked by `pages`); no Rust reference
+        // points into a window, so none is invalidated.
         if unsafe { libc::mprotect(addr, pages * PAGE, libc::PROT_READ) } != 0 {
             return Err(last_errno());
         }

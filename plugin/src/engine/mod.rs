@@ -24,6 +24,10 @@
 //! - [`counters`]: the per-process counters; [`inject`]: failure
 //!   injection for tests.
 //!
+//! The engine's invariants are cited by name (docs/DESIGN.md defines
+//! them); they all serve `same-behaviour`: the guest behaves identically
+//! with and without the accelerator.
+//!
 //! Single vCPU only (refused otherwise): all engine state is touched by the
 //! vCPU thread, in hooks or in the SIGSEGV handler, and by the exit report
 //! after the vCPUs stopped. [`with_engine`] is the only access, and its
@@ -120,12 +124,14 @@ static ENGINE: OnceLock<EngineCell> = OnceLock::new();
 /// Held while a caller of `with_engine` has the engine.
 static ENGINE_IN_USE: AtomicBool = AtomicBool::new(false);
 /// A caller found the engine in use: its event (possibly an invalidation)
-/// was lost, so every window is reset before the engine is used again.
+/// was lost, so every window is reset before the engine is used again
+/// (invariant `flush-covers`).
 static EVENT_MISSED: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     /// Set on the thread that runs the vCPU; the fault handler ignores
-    /// faults on any other thread (they are real crashes).
+    /// faults on any other thread (they are real crashes: invariant
+    /// `foreign-faults-chain`).
     pub static ON_VCPU_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -258,8 +264,9 @@ impl Engine {
             };
         } else {
             const ARCH_SET_GS: libc::c_int = 0x1001;
-            // SAFETY: sets this thread's GS base, which nothing else uses
-            // (see above); no memory is passed to the kernel.
+            // SAFETY: sets this thread's GS base, which Rust, glibc and
+            // QEMU leave unused on x86-64 Linux; no memory is passed to the
+            // kernel.
             if unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_SET_GS, base) } != 0 {
                 return false;
             }

@@ -4,7 +4,8 @@
 //! stale window (user windows at user-mode entry, the kernel window at a
 //! full PL1 flush), and restoring an evicted window's pages. The pool's
 //! walks are in [`super::pool`]; this is where the engine's counters and
-//! the policy's cost are charged.
+//! the policy's cost are charged. Every page mapped or kept is one QEMU's
+//! probe translates now as a fault would (invariant `softmmu-agrees`).
 
 use hspt_shim as abi;
 

@@ -79,7 +79,8 @@ pub(super) struct Handler {
 // SAFETY: written once before the handler is installed, then only read;
 // the sigaction is plain data and the function pointers are QEMU's.
 unsafe impl Sync for Handler {}
-// SAFETY: as above.
+// SAFETY: plain data (an address range, QEMU's function pointers, which
+// may be called from any thread), never written after installation.
 unsafe impl Send for Handler {}
 
 static HANDLER: OnceLock<Handler> = OnceLock::new();
@@ -143,8 +144,13 @@ pub fn install_handler(api: &abi::hspt_qemu_api, windows: Range<usize>) -> Resul
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
     action.sa_sigaction = on_sigsegv as *const () as usize;
     action.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
-    // SAFETY: `action.sa_mask` is ours.
-    unsafe { libc::sigemptyset(&mut action.sa_mask) };
+    // SAFETY: `action.sa_mask` is ours and valid for writes.
+    if unsafe { libc::sigemptyset(&mut action.sa_mask) } != 0 {
+        return Err(format!(
+            "hspt: cannot install the SIGSEGV handler: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
     // The handler reads HANDLER, so it is set before the handler can run.
     HANDLER.get_or_init(|| Handler {
         windows,
@@ -201,10 +207,15 @@ unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_v
             // SAFETY: resetting a disposition and raising a signal are
             // async-signal-safe. A fault then re-runs the instruction and
             // dies with the real state; a sent signal is raised again.
+            // Should the reset fail, returning would fault again forever:
+            // abort (async-signal-safe) still ends the process with a core.
             unsafe {
-                libc::signal(sig, libc::SIG_DFL);
+                if libc::signal(sig, libc::SIG_DFL) == libc::SIG_ERR {
+                    libc::abort();
+                }
+                // A failed raise is ignored: nothing else is left to do.
                 if sent {
-                    libc::raise(sig);
+                    let _ = libc::raise(sig);
                 }
             }
         }
@@ -395,8 +406,10 @@ fn resolve(
         return Then::Reexecute { remember: false };
     }
     let mapped = map_with_neighbours(e, handler, slot, page, out);
-    // Returning is only right if the access will now go through: a write
-    // to RAM the reverse map cannot track stays read-only in the window.
+    // The mapping is the softmmu's own translation, just made (invariant
+    // `softmmu-agrees`). Returning is only right if the access will now
+    // go through: a write to RAM the reverse map cannot track stays
+    // read-only in the window.
     let resolved = mapped.is_ok()
         && e.pool.is_mapped(slot, page)
         && (!is_write || e.pool.is_writable(slot, page));
@@ -410,6 +423,9 @@ fn resolve(
 /// Maps `page` as `out` describes it, with its run of neighbours
 /// (fault-around), within the VMA budget. Returns the pages mapped, or the
 /// errno of a failed mmap.
+///
+/// Also called from a hook ([`super::revalidate::premap`]): it only maps,
+/// through the pool, and allocates nothing.
 pub(super) fn map_with_neighbours(
     e: &mut Engine,
     handler: &Handler,
