@@ -60,7 +60,8 @@ pub struct SptCounters {
     pub kernel_softmmu_user: u64,
     pub kernel_softmmu_special: u64,
     pub kernel_softmmu_code: u64,
-    /// ... and accesses to pages remapped too often ([`super::kernel_window::RemapCounts`]).
+    /// ... and accesses to pages remapped too often (the kernel
+    /// window's `RemapCounts`).
     pub kernel_softmmu_remapped: u64,
     pub kernel_resets: u64,
     /// Revalidations of the kernel window after TLBIALL (instead of a

@@ -7,21 +7,21 @@
 //! - this file: the engine's state, the one way into it ([`with_engine`],
 //!   [`with_engine_for_kernel`]), [`start`], and the window switch on
 //!   user-mode and PL1 entry;
-//! - [`flush`]: the flush dispatch (what each TLB maintenance kind and
+//! - `flush`: the flush dispatch (what each TLB maintenance kind and
 //!   each of QEMU's own flushes unmaps);
-//! - [`signal`]: the SIGSEGV handler alone (map, guest fault, or
+//! - `signal`: the SIGSEGV handler alone (map, guest fault, or
 //!   re-execution through the softmmu); everything in it is
-//!   async-signal-safe, as is [`signal_safe`], the helpers it shares;
-//! - [`revalidate`]: hook-time mapping and checking through QEMU's probe
+//!   async-signal-safe, as is `signal_safe`, the helpers it shares;
+//! - `revalidate`: hook-time mapping and checking through QEMU's probe
 //!   (premap, revalidation, restoration);
 //! - [`pool`]: the windows' slots, LRU, mapping and unmapping, the reverse
 //!   map, the VMA budget;
-//! - [`kernel_window`]: the kernel window's sections, large-MiB bits and
+//! - `kernel_window`: the kernel window's sections, large-MiB bits and
 //!   remap counts;
 //! - [`policy`]: which contexts use a window (warm-up, thrash fallback);
-//! - [`keys`], [`mapping`], [`table`]: window keys and page newtypes, the
+//! - `keys`, `mapping`, `table`: window keys and page newtypes, the
 //!   owning mappings (reservation, windows), the one raw table type;
-//! - [`counters`]: the per-process counters; [`inject`]: failure
+//! - `counters`: the per-process counters; `inject`: failure
 //!   injection for tests.
 //!
 //! The engine's invariants are cited by name (docs/DESIGN.md defines

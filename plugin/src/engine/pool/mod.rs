@@ -10,7 +10,7 @@
 //!   which RAM page and protection) if and only if it is. Every call that
 //!   changes a window is checked; one that fails makes the pool reset the
 //!   whole window (one `mmap` over it), and if even that fails the process
-//!   stops (see [`die`]) rather than run on with a stale mapping;
+//!   stops (see `die`) rather than run on with a stale mapping;
 //! - a window page is writable only while the reverse map records it, so
 //!   [`Pool::protect_code`] finds every writable mapping of a RAM page. A
 //!   RAM page whose reverse-map ways are all taken by live writable
@@ -23,11 +23,11 @@
 //!
 //! - this file: the slots and their LRU, mapping runs, the page lists, the
 //!   VMA budget;
-//! - [`invalidate`]: taking mappings away (unmap, read-only) and the
+//! - `invalidate`: taking mappings away (unmap, read-only) and the
 //!   reverse map;
-//! - [`revalidate`]: the pool's half of revalidation and restoration
+//! - `revalidate`: the pool's half of revalidation and restoration
 //!   (walks of page lists against translations the caller supplies);
-//! - [`entries`]: the encodings of the maps' entries.
+//! - `entries`: the encodings of the maps' entries.
 
 mod entries;
 mod invalidate;
