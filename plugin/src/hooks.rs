@@ -442,7 +442,7 @@ fn report_at_exit() {
         }
     }
     live::finish(&per_vcpu);
-    let pool = engine::with_engine(|e| (e.pool.user_slot_count(), e.report_stats()));
+    let pool = engine::with_engine(|e| (e.user_slot_count(), e.report_stats()));
     let report = Report::new(per_vcpu, pool, run);
     // Straight to stderr: qemu_plugin_outs() only prints under `-d plugin`.
     match a.config.table {

@@ -1,5 +1,13 @@
-//! The fault path: a SIGSEGV in a window, from generated code on the vCPU
-//! thread, becomes
+//! The SIGSEGV handler, alone. Everything in this file but
+//! [`install_handler`] (which runs once, at start, before the handler can
+//! run) runs inside a signal handler and is async-signal-safe: no
+//! allocation, no locks, no logging, no panics that unwind (release builds
+//! abort on panic, and the handler's checks are asserts on the engine's
+//! own invariants); system calls are only those that are
+//! async-signal-safe (mmap, mprotect, madvise, write, _exit, sigaction,
+//! raise) and the vDSO clock.
+//!
+//! A SIGSEGV in a window, from generated code on the vCPU thread, becomes
 //! (a) a mapping of the guest RAM page with the permissions the softmmu
 //!     would give, after which the instruction runs again;
 //! (b) the guest's own page fault, raised by QEMU with precise state
@@ -15,10 +23,13 @@
 //! leaves through QEMU (b, c). Any other SIGSEGV (another thread, a host
 //! PC outside generated code, an address outside the windows, a signal
 //! sent by a process) goes to the previous handler before any engine
-//! state is touched, or kills the process with the default action.
+//! state is touched, or kills the process with the default action
+//! (invariant `foreign-faults-chain`).
 //!
-//! Nothing here allocates or takes a lock; the engine is reached through
-//! its guard, which is never held across a QEMU service that may longjmp.
+//! The engine is reached through its guard, which is never held across a
+//! QEMU service that may longjmp. The hook-time code that uses the same
+//! QEMU services (premap, revalidation, restoration) is in
+//! [`super::revalidate`].
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
 compile_error!(
@@ -35,6 +46,7 @@ use std::sync::OnceLock;
 use hspt_shim as abi;
 
 use super::pool::{self, GuestPage, Slot, PAGE, WINDOW_SIZE};
+use super::signal_safe::now_ns;
 use super::{engine_scope, Engine, ON_VCPU_THREAD};
 
 /// x86 page-fault error code bits, as the kernel passes them in
@@ -46,12 +58,12 @@ const PF_INSTRUCTION_FETCH: u64 = 1 << 4;
 type InGeneratedCode = unsafe extern "C" fn(host_pc: usize) -> libc::c_int;
 type Fill = unsafe extern "C" fn(u32, libc::c_int, usize, *mut abi::hspt_fill) -> u32;
 type Reexecute = unsafe extern "C" fn(host_pc: usize, remember: libc::c_int);
-type Probe = unsafe extern "C" fn(u32, *mut abi::hspt_fill) -> u32;
+pub(super) type Probe = unsafe extern "C" fn(u32, *mut abi::hspt_fill) -> u32;
 type DropCodePage = unsafe extern "C" fn(ram_addr: u64);
 type FaultEntered = unsafe extern "C" fn(ucontext: *const libc::c_void);
 
 /// What the handler needs before it may touch the engine, fixed at start.
-struct Handler {
+pub(super) struct Handler {
     windows: Range<usize>,
     in_generated_code: InGeneratedCode,
     fill: Fill,
@@ -67,10 +79,29 @@ struct Handler {
 // SAFETY: written once before the handler is installed, then only read;
 // the sigaction is plain data and the function pointers are QEMU's.
 unsafe impl Sync for Handler {}
-// SAFETY: as above.
+// SAFETY: plain data (an address range, QEMU's function pointers, which
+// may be called from any thread), never written after installation.
 unsafe impl Send for Handler {}
 
 static HANDLER: OnceLock<Handler> = OnceLock::new();
+
+/// The handler's QEMU services, once installed (for the hook-time code
+/// in [`super::revalidate`], which uses the same probes).
+pub(super) fn handler() -> Option<&'static Handler> {
+    HANDLER.get()
+}
+
+impl Handler {
+    /// QEMU's non-faulting translation for user mode, if it offers one.
+    pub(super) fn user_probe(&self) -> Option<Probe> {
+        self.probe
+    }
+
+    /// The same for the PL1 MMU index (the kernel window's).
+    pub(super) fn kernel_probe(&self) -> Option<Probe> {
+        self.probe_kernel
+    }
+}
 
 /// The SIGSEGV action before ours, written by the `sigaction` call that
 /// installs ours; read by [`chain`] once PREVIOUS_SAVED says it is there
@@ -113,8 +144,13 @@ pub fn install_handler(api: &abi::hspt_qemu_api, windows: Range<usize>) -> Resul
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
     action.sa_sigaction = on_sigsegv as *const () as usize;
     action.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
-    // SAFETY: `action.sa_mask` is ours.
-    unsafe { libc::sigemptyset(&mut action.sa_mask) };
+    // SAFETY: `action.sa_mask` is ours and valid for writes.
+    if unsafe { libc::sigemptyset(&mut action.sa_mask) } != 0 {
+        return Err(format!(
+            "hspt: cannot install the SIGSEGV handler: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
     // The handler reads HANDLER, so it is set before the handler can run.
     HANDLER.get_or_init(|| Handler {
         windows,
@@ -171,26 +207,19 @@ unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_v
             // SAFETY: resetting a disposition and raising a signal are
             // async-signal-safe. A fault then re-runs the instruction and
             // dies with the real state; a sent signal is raised again.
+            // Should the reset fail, returning would fault again forever:
+            // abort (async-signal-safe) still ends the process with a core.
             unsafe {
-                libc::signal(sig, libc::SIG_DFL);
+                if libc::signal(sig, libc::SIG_DFL) == libc::SIG_ERR {
+                    libc::abort();
+                }
+                // A failed raise is ignored: nothing else is left to do.
                 if sent {
-                    libc::raise(sig);
+                    let _ = libc::raise(sig);
                 }
             }
         }
     }
-}
-
-/// CLOCK_MONOTONIC in ns (vDSO; async-signal-safe).
-fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we own; with a valid
-    // clock id it cannot fail.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// What the handler does once the engine is released again.
@@ -371,14 +400,16 @@ fn resolve(
     } else {
         e.pending.miss_unmapped += 1;
     }
-    // A hook ran while QEMU translated (invariant 6): what it found may be
+    // A hook ran while QEMU translated (invariant `no-stale-fill`): what it found may be
     // stale already. The softmmu does this access; the next one refaults.
     if e.events != events_before || !e.is_active(slot) {
         return Then::Reexecute { remember: false };
     }
     let mapped = map_with_neighbours(e, handler, slot, page, out);
-    // Returning is only right if the access will now go through: a write
-    // to RAM the reverse map cannot track stays read-only in the window.
+    // The mapping is the softmmu's own translation, just made (invariant
+    // `softmmu-agrees`). Returning is only right if the access will now
+    // go through: a write to RAM the reverse map cannot track stays
+    // read-only in the window.
     let resolved = mapped.is_ok()
         && e.pool.is_mapped(slot, page)
         && (!is_write || e.pool.is_writable(slot, page));
@@ -392,7 +423,10 @@ fn resolve(
 /// Maps `page` as `out` describes it, with its run of neighbours
 /// (fault-around), within the VMA budget. Returns the pages mapped, or the
 /// errno of a failed mmap.
-fn map_with_neighbours(
+///
+/// Also called from a hook ([`super::revalidate::premap`]): it only maps,
+/// through the pool, and allocates nothing.
+pub(super) fn map_with_neighbours(
     e: &mut Engine,
     handler: &Handler,
     slot: Slot,
@@ -428,129 +462,6 @@ fn map_with_neighbours(
         Err(_) => {}
     }
     mapped
-}
-
-/// A window fault on `page` became the guest's page fault, and the guest
-/// now returns to user mode in the same window: map the page if the guest
-/// kernel made it valid (for a write fault, writable), so that the retried
-/// instruction does not fault a second time. Called from the user-mode
-/// entry hook (QEMU's probe translates for user mode then); a page that is
-/// still not valid (the kernel sent a signal instead) is left alone.
-pub(super) fn premap(e: &mut Engine, slot: Slot, page: GuestPage) {
-    let Some(handler) = HANDLER.get() else {
-        return;
-    };
-    let Some(probe) = handler.probe else {
-        return;
-    };
-    if e.pool.is_writable(slot, page) {
-        return;
-    }
-    let mut out = abi::hspt_fill::default();
-    // SAFETY: QEMU's non-faulting service (never longjmps), on the vCPU
-    // thread in a hook; `out` is ours.
-    let kind = unsafe { probe(page.vaddr(), &mut out) };
-    let gains = !e.pool.is_mapped(slot, page) || out.prot & abi::HSPT_PROT_WRITE != 0;
-    if kind == abi::HSPT_FILL_RAM && gains {
-        if let Ok(done) = map_with_neighbours(e, handler, slot, page, &out) {
-            e.pending.pages_premapped += done as u64;
-        }
-    }
-}
-
-/// What QEMU's probe gives for a load from `page` in a hook (the user
-/// probe from a user-mode entry, the kernel one from a flush report):
-/// the fill of a readable RAM page, or None (not RAM, not accessible).
-fn probe_in_hook(probe: Probe, page: GuestPage) -> Option<abi::hspt_fill> {
-    let mut out = abi::hspt_fill::default();
-    // SAFETY: QEMU's non-faulting service (never longjmps), called on the
-    // vCPU thread from a hook, with no QEMU lock held; `out` is ours.
-    let kind = unsafe { probe(page.vaddr(), &mut out) };
-    (kind == abi::HSPT_FILL_RAM && out.prot & abi::HSPT_PROT_READ != 0).then_some(out)
-}
-
-/// A stale window (a global flush came since its pages were mapped) is
-/// about to be used: keep the mappings whose translation for user mode is
-/// unchanged, drop the others ([`pool::Pool::revalidate`]). Called from
-/// the user-mode entry hook, where QEMU's probe translates for user mode.
-/// Without the probe service, the window is reset. Returns how many
-/// pages the window mapped (checked, or lost to the reset).
-pub(super) fn revalidate(e: &mut Engine, slot: Slot) -> u32 {
-    let pages = e.pool.mapped_pages(slot);
-    let Some(probe) = HANDLER.get().and_then(|h| h.probe) else {
-        e.pool.reset(slot);
-        return pages;
-    };
-    let started = now_ns();
-    let done = e.pool.revalidate(slot, |page| {
-        probe_in_hook(probe, page).map(|out| pool::Translation {
-            ram: pool::RamPage::containing(out.ram_addr),
-            writable: out.prot & abi::HSPT_PROT_WRITE != 0,
-            lg_page_size: out.lg_page_size,
-        })
-    });
-    e.pending.revalidations += 1;
-    e.pending.pages_kept += done.kept + done.downgraded;
-    e.pending.pages_invalidated += done.unmapped;
-    let spent = now_ns().saturating_sub(started);
-    e.pending.revalidation_ns += spent;
-    // The window's cost for this stay, as a fault's time is (the policy).
-    e.stay_fault_ns += spent;
-    pages
-}
-
-/// The kernel window after a guest TLBIALL, from QEMU's report of the
-/// flush (the entries are gone, so probes walk the tables): keep the
-/// mappings whose translation for PL1 is unchanged, global and still RAM.
-/// Sections first, one probe each ([`pool::Pool::revalidate_kernel_sections`]),
-/// then the listed other pages ([`pool::Pool::revalidate`]). Each probe makes a softmmu
-/// TLB entry, which QEMU notes under its domain, so that a later DACR
-/// write or flush of that mapping reaches the window as it reaches the
-/// softmmu. Returns false if it could not revalidate (no probe service):
-/// the caller resets the window.
-pub(super) fn revalidate_kernel(e: &mut Engine, slot: Slot) -> bool {
-    let Some(probe) = HANDLER.get().and_then(|h| h.probe_kernel) else {
-        return false;
-    };
-    let started = now_ns();
-    let translation = |out: abi::hspt_fill| {
-        (out.attrs & abi::HSPT_FILL_ATTR_NOT_GLOBAL == 0).then(|| pool::Translation {
-            ram: pool::RamPage::containing(out.ram_addr),
-            writable: out.prot & abi::HSPT_PROT_WRITE != 0,
-            lg_page_size: out.lg_page_size,
-        })
-    };
-    let sections = e
-        .pool
-        .revalidate_kernel_sections(|page| probe_in_hook(probe, page).and_then(translation));
-    // The other pages, at most KERNEL_LISTED_PAGES: one probe each.
-    let done = e.pool.revalidate(slot, |page| {
-        probe_in_hook(probe, page).and_then(translation)
-    });
-    e.pending.kernel_revalidations += 1;
-    e.pending.kernel_sections_kept += sections;
-    e.pending.kernel_pages_kept += done.kept + done.downgraded;
-    e.pending.pages_invalidated += done.unmapped;
-    e.pending.kernel_revalidation_ns += now_ns().saturating_sub(started);
-    true
-}
-
-/// A new window for a context whose evicted window's page list was kept:
-/// map those pages that still translate for user mode, in runs
-/// ([`pool::Pool::restore`]). Called from the user-mode entry hook, like
-/// [`revalidate`]; its time is the window's cost for the policy.
-pub(super) fn restore(e: &mut Engine, slot: Slot) {
-    let Some(probe) = HANDLER.get().and_then(|h| h.probe) else {
-        return;
-    };
-    let started = now_ns();
-    let done = e.pool.restore(slot, |page| probe_in_hook(probe, page));
-    let spent = now_ns().saturating_sub(started);
-    e.pending.restorations += 1;
-    e.pending.pages_restored += done.pages;
-    e.pending.pages_mapped += done.pages;
-    e.pending.restoration_ns += spent;
-    e.stay_fault_ns += spent;
 }
 
 /// Fault-around: the faulting page's neighbours in its aligned block of
@@ -608,24 +519,5 @@ fn run_bounds(v: usize, around: usize, continues: impl Fn(usize) -> bool) -> (us
 }
 
 #[cfg(test)]
-mod tests {
-    use super::run_bounds;
-
-    #[test]
-    fn run_stays_in_its_aligned_block() {
-        // Everything continues: the whole block of 16 around page 37.
-        assert_eq!(run_bounds(37, 16, |_| true), (32, 16));
-        // Nothing continues: the page alone.
-        assert_eq!(run_bounds(37, 16, |_| false), (37, 1));
-        // around=1 is off.
-        assert_eq!(run_bounds(37, 1, |_| true), (37, 1));
-    }
-
-    #[test]
-    fn run_stops_at_the_first_gap_on_each_side() {
-        // Pages 34 and 40 break the run: 35..=39.
-        assert_eq!(run_bounds(37, 16, |v| v != 34 && v != 40), (35, 5));
-        // A gap further out does not matter once the run stopped.
-        assert_eq!(run_bounds(37, 16, |v| v != 36 && v != 33), (37, 11));
-    }
-}
+#[path = "tests/signal.rs"]
+mod tests;
