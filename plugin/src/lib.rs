@@ -10,6 +10,7 @@
 //!   maintenance, QEMU's own flushes) and the per-vCPU attribution of
 //!   memory accesses to processes;
 //! - [`label`]: naming a process after the program it runs;
+//! - [`logger`]: where diagnostics go (stderr, QEMU's log);
 //! - [`stats`]: the counters and the exit report (table, JSON);
 //! - [`live`]: the live statistics file (`live=FILE`).
 
@@ -21,6 +22,7 @@ pub mod engine;
 pub mod hooks;
 pub mod label;
 pub mod live;
+pub mod logger;
 pub mod stats;
 
 use qemu_plugin::install::{Args, Info};
@@ -48,6 +50,7 @@ impl Register for HsptPlugin {
     }
 
     fn register(&mut self, id: PluginId, args: &Args, info: &Info) -> qemu_plugin::Result<()> {
+        logger::install();
         let config = match args::parse(&args.raw) {
             Ok(c) => c,
             Err(e) => refuse(&e.to_string()),
@@ -62,6 +65,7 @@ impl Register for HsptPlugin {
             refuse("hspt: user-mode QEMU is not supported: HSPT accelerates system emulation");
         };
         let vcpus = system.max_vcpus.max(1) as usize;
+        log::info!("hspt: plugin arguments: {}", args.raw.join(","));
         if let Err(e) = hooks::install(id, config, vcpus) {
             refuse(&e);
         }
@@ -81,7 +85,7 @@ impl HasCallbacks for HsptPlugin {}
 /// plugin exits as QEMU's loader would (`error_fatal`: status 1).
 #[cfg_attr(test, allow(dead_code))]
 fn refuse(msg: &str) -> ! {
-    eprintln!("{msg}");
+    log::error!("{msg}");
     std::process::exit(1);
 }
 
