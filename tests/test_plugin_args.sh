@@ -23,6 +23,15 @@ expect_refusal "$QEMU_HSPT" ",accesses=some" "'accesses=some': expected on, exac
 expect_refusal "$QEMU_HSPT" ",stats=" "'stats=' needs a file name"
 expect_refusal "$QEMU_HSPT" ",labels=on,labels=off" "'labels' given twice"
 expect_refusal "$QEMU_STOCK" "" "this QEMU has no HSPT support"
+# A refusal shows that argument's help, not every argument's; an unknown
+# key gets the known names on one line.
+expect_refusal "$QEMU_HSPT" ",slots=0" "hspt: slots=N: number of windows for user address spaces"
+grep -q "premap" "$work/out" && { cat "$work/out"; fail "'slots=0': printed other arguments' help"; }
+expect_refusal "$QEMU_HSPT" ",bogus=1" "hspt: known arguments: stats, table, live,"
+grep -q "slots=N" "$work/out" && { cat "$work/out"; fail "'bogus=1': printed the arguments' help"; }
+# help (QEMU passes help=on) prints every argument with its default, and stops.
+expect_refusal "$QEMU_HSPT" ",help" "  slots=N (default 16)"
+grep -q "  around=PAGES (default 16)" "$work/out" || { cat "$work/out"; fail "help lacks around="; }
 
 say "good arguments are accepted (boot workload)"
 scripts/run-guest.sh --plugin "table=off,labels=off" --stats "$work/s.json" --log "$work/boot.log" boot 2>"$work/err"

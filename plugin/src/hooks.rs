@@ -444,7 +444,8 @@ fn report_at_exit() {
     live::finish(&per_vcpu);
     let pool = engine::with_engine(|e| (e.user_slot_count(), e.report_stats()));
     let report = Report::new(per_vcpu, pool, run);
-    // Straight to stderr: qemu_plugin_outs() only prints under `-d plugin`.
+    // Output, not a diagnostic: straight to stderr (qemu_plugin_outs()
+    // only prints under `-d plugin`).
     match a.config.table {
         TableStyle::Compact => eprint!("{}", report.table()),
         TableStyle::Full => eprint!("{}", report.table_full()),
@@ -452,7 +453,7 @@ fn report_at_exit() {
     }
     if let Some(path) = &a.config.stats_file {
         if let Err(e) = std::fs::write(path, report.json()) {
-            eprintln!("hspt: cannot write statistics to {}: {e}", path.display());
+            log::error!("hspt: cannot write statistics to {}: {e}", path.display());
         }
     }
 }

@@ -10,6 +10,7 @@
 //!   maintenance, QEMU's own flushes) and the per-vCPU attribution of
 //!   memory accesses to processes;
 //! - [`label`]: naming a process after the program it runs;
+//! - [`logger`]: where diagnostics go (stderr, QEMU's log);
 //! - [`stats`]: the counters and the exit report (table, JSON);
 //! - [`live`]: the live statistics file (`live=FILE`).
 
@@ -21,6 +22,7 @@ pub mod engine;
 pub mod hooks;
 pub mod label;
 pub mod live;
+pub mod logger;
 pub mod stats;
 
 use qemu_plugin::install::{Args, Info};
@@ -48,22 +50,24 @@ impl Register for HsptPlugin {
     }
 
     fn register(&mut self, id: PluginId, args: &Args, info: &Info) -> qemu_plugin::Result<()> {
+        logger::install();
         let config = match args::parse(&args.raw) {
             Ok(c) => c,
-            Err(e) => fail(&e.to_string()),
+            Err(e) => refuse(&e.to_string()),
         };
         if info.target_name != "arm" {
-            fail(&format!(
+            refuse(&format!(
                 "hspt: target '{}' is not supported: HSPT is for qemu-system-arm (32-bit ARM guests)",
                 info.target_name
             ));
         }
         let Some(system) = &info.system else {
-            fail("hspt: user-mode QEMU is not supported: HSPT accelerates system emulation");
+            refuse("hspt: user-mode QEMU is not supported: HSPT accelerates system emulation");
         };
         let vcpus = system.max_vcpus.max(1) as usize;
+        log::info!("hspt: plugin arguments: {}", args.raw.join(","));
         if let Err(e) = hooks::install(id, config, vcpus) {
-            fail(&e);
+            refuse(&e);
         }
         Ok(())
     }
@@ -71,10 +75,17 @@ impl Register for HsptPlugin {
 
 impl HasCallbacks for HsptPlugin {}
 
-/// Stops QEMU at start-up with a clear message (never a panic or core dump).
+/// Stops QEMU at start-up with a clear message (never a panic or core
+/// dump), with the status QEMU exits with when a plugin fails to load.
+///
+/// Returning `Err` from [`Register::register`] would not do: the
+/// `qemu-plugin` crate's `qemu_plugin_install` (which it always exports,
+/// so the plugin cannot have its own) calls `.expect()` on it, and a panic
+/// there aborts. Until the crate returns QEMU's failure code instead, the
+/// plugin exits as QEMU's loader would (`error_fatal`: status 1).
 #[cfg_attr(test, allow(dead_code))]
-fn fail(msg: &str) -> ! {
-    eprintln!("{msg}");
+fn refuse(msg: &str) -> ! {
+    log::error!("{msg}");
     std::process::exit(1);
 }
 
@@ -89,6 +100,8 @@ fn install_panic_message() {
             .cloned()
             .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default();
+        // Straight to stderr, not through the logger: a panic may happen
+        // anywhere, the signal handler included.
         if let Some(start) = text.find("argument: \"") {
             let rest = &text[start + 11..];
             let arg = rest.split('"').next().unwrap_or(rest);

@@ -142,7 +142,7 @@ fn write_line(
         .and_then(|_| w.file.flush())
     {
         // Reported once; the guest runs on without live statistics.
-        eprintln!("hspt: live statistics stopped: cannot write the live file: {e}");
+        log::warn!("hspt: live statistics stopped: cannot write the live file: {e}");
         w.failed = true;
     }
 }
