@@ -254,7 +254,7 @@ pub static ARGS: &[ArgSpec] = &[
         default: Some("on"),
         help: "count guest memory accesses per process: `on` per block, QEMU adds a block's number \
                of loads and stores once per block executed (one add to a host register on x86-64, \
-               patch 0031); `exact` inline code after every access (about 10% slower than `off` on \
+               patch 15); `exact` inline code after every access (about 10% slower than `off` on \
                the single-process benchmarks, `bench/results/2026-11-28T214142Z.md`); `off` leaves \
                access and hit counts at 0",
         set: |c, v| {
@@ -386,7 +386,7 @@ pub static ARGS: &[ArgSpec] = &[
                entries of blocks on that page (and the page before), not the 2x64 entries of other \
                pages that hash alike, and reads them only if a filter of the pages entries were \
                made for says one may be there; blocks of one address that differ in `cs_base` (the \
-               FPU enabled or not) get separate entries (patches 0026-0028, 0034-0036; off = the 4K \
+               FPU enabled or not) get separate entries (patch 21; off = the 4K \
                cache emptied or scanned as before)",
         set: |c, v| {
             c.recheck_blocks = on_off(v)?;
@@ -402,7 +402,7 @@ pub static ARGS: &[ArgSpec] = &[
                inline against the pc and Thumb bit, so that going there again skips QEMU's block \
                lookup (`helper_lookup_tb_ptr`); any flush or expiry of the jump cache, any \
                invalidated block and any breakpoint inserted ends what all branches keep; the 12 \
-               MB of slots are in huge pages (patches 0029-0030, 0036)",
+               MB of slots are in huge pages (patches 22-23)",
         set: |c, v| {
             c.branch_cache = on_off(v)?;
             Ok(())
@@ -418,7 +418,7 @@ pub static ARGS: &[ArgSpec] = &[
                still reads the same descriptors in the current tables, leaves the kernel's blocks \
                in its jump cache current instead of checking each again at its next use; a walk it \
                cannot keep (a non-global translation, two walks in one slot) makes the next \
-               TLBIALL check every block as before (patches 0032-0033)",
+               TLBIALL check every block as before (patches 24-25)",
         set: |c, v| {
             c.kernel_code_walks = on_off(v)?;
             Ok(())
