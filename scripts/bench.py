@@ -15,6 +15,10 @@ Configurations:
              isolate one part: e.g. defaults+precise=off, off+tlb_grow=off
   user       qemu-arm (user mode, built from the same QEMU source), for
              workloads that are a single static program (see USER_COMMANDS)
+  baseline   the defaults with another build of the plugin, the file named by
+             $BASELINE_PLUGIN, and of the patched QEMU if $BASELINE_QEMU names
+             one (e.g. both built from an earlier commit): the same run then
+             compares a change with its base
   native     the same C source built for the host (gcc -O2) and run
              directly, for the project's own kernels (see NATIVE_COMMANDS):
              the floor no emulator can go below on this machine
@@ -122,18 +126,31 @@ def run_system(workload, config, timeout):
         # arguments.
         base, *more = config.split("+")
         args = {"table": "off"}
-        first = {"off": ["hspt=off"], "defaults": []}.get(base, [base])
+        first = {"off": ["hspt=off"], "defaults": [], "baseline": []}.get(base, [base])
         for kv in first + more:
             key, value = kv.split("=", 1)
             args[key] = value
         cmd += ["--plugin", ",".join(f"{k}={v}" for k, v in args.items())]
     cmd.append(workload)
+    env = dict(os.environ)
+    if config.split("+")[0] == "baseline":
+        env["HSPT_PLUGIN"] = baseline_plugin()
+        if os.environ.get("BASELINE_QEMU"):
+            env["HSPT_QEMU"] = os.path.abspath(os.environ["BASELINE_QEMU"])
     t0 = time.monotonic()
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.monotonic() - t0
     if p.returncode != 0:
         raise RuntimeError(f"{workload} under {config} failed:\n{p.stdout}\n{p.stderr}")
     return parse(p.stdout, wall)
+
+
+def baseline_plugin():
+    path = os.environ.get("BASELINE_PLUGIN", "")
+    if not path or not os.path.isfile(path):
+        raise SystemExit("bench: configuration 'baseline' needs BASELINE_PLUGIN=FILE, a build of "
+                         f"libhspt.so to compare with (got '{path}')")
+    return os.path.abspath(path)
 
 
 def run_user(workload, timeout, tmp):
@@ -222,8 +239,8 @@ def main():
             ap.error(f"no workload '{w}' in guest/workloads")
     for c in configs:
         if c not in ("stock", "user", "native") and \
-                not re.fullmatch(r"(defaults|off|slots=\d+)(\+[a-z_]+=[a-z0-9]+)*", c):
-            ap.error(f"unknown configuration '{c}' (stock, defaults, off, slots=N, user, native; "
+                not re.fullmatch(r"(defaults|baseline|off|slots=\d+)(\+[a-z_]+=[a-z0-9]+)*", c):
+            ap.error(f"unknown configuration '{c}' (stock, defaults, baseline, off, slots=N, user, native; "
                      "defaults, off and slots=N take more plugin arguments after '+', "
                      "e.g. defaults+precise=off)")
 
@@ -268,6 +285,9 @@ def main():
         "elapsed_s": round(elapsed, 1),
         "command": "scripts/bench.py " + " ".join(sys.argv[1:]),
     }
+    if any(c.split("+")[0] == "baseline" for c in configs):
+        meta["baseline_plugin"] = baseline_plugin()
+        meta["baseline_qemu"] = os.environ.get("BASELINE_QEMU") or None
     rows = []
     for w in workloads:
         base = median(s["guest_ms"] for s in samples.get((w, "stock"), []))

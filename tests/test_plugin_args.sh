@@ -10,10 +10,14 @@ expect_refusal() {
 		-plugin "$PLUGIN$args" </dev/null >"$work/out" 2>&1 || rc=$?
 	[ "$rc" != 0 ] && [ "$rc" != 124 ] || { cat "$work/out"; fail "'$args' was accepted (rc=$rc)"; }
 	grep -qF -- "$needle" "$work/out" || { cat "$work/out"; fail "'$args': message lacks: $needle"; }
-	grep -q "panicked\|core dumped" "$work/out" && { cat "$work/out"; fail "'$args': crashed instead of a message"; }
+	grep -q "panicked\|core dumped\|internal error" "$work/out" && { cat "$work/out"; fail "'$args': crashed instead of a message"; }
+	[ "$rc" = 1 ] || { cat "$work/out"; fail "'$args': exit status $rc, not QEMU's 1 for a plugin that failed to load"; }
 	echo "refused '$args': $(grep -F -- "$needle" "$work/out" | head -n1)"
 }
 expect_refusal "$QEMU_HSPT" ",bogus=1" "unknown plugin argument 'bogus=1'"
+# The plugin stops QEMU through the plugin API's failure return (QEMU's
+# loader says so after the plugin's message), not by exiting itself.
+grep -q "Could not load plugin" "$work/out" || { cat "$work/out"; fail "QEMU did not report the plugin's failure return"; }
 # QEMU itself turns a bare "flag" into "flag=on" before the plugin sees it.
 expect_refusal "$QEMU_HSPT" ",slots" "'slots=on': expected a number of windows"
 expect_refusal "$QEMU_HSPT" ",hspt=maybe" "'hspt=maybe': expected on or off"
