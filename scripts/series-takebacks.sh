@@ -4,6 +4,7 @@
 # NN removes a line patch MM added), then the total. A reviewable series
 # keeps this short: a fix-up belongs folded into the patch it fixes.
 # Needs the pristine tree of `make qemu-stock`; takes a few seconds.
+# PATCHES_DIR=DIR reads another series (e.g. an older one, to compare).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -11,11 +12,12 @@ pristine=build/stock/src
 [ -f "$pristine/.hspt-origin" ] || { echo "series-takebacks: no pristine tree at $pristine (run 'make qemu-stock')" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mapfile -t patches < <(grep -v '^#' patches/series | grep -v '^$')
+pdir=${PATCHES_DIR:-patches}
+mapfile -t patches < <(grep -v "^#" "$pdir/series" | grep -v "^$")
 
 # A git repository of the files the patches touch, as in the pristine tree.
 git init -q "$work/repo"
-grep -h '^--- a/' "${patches[@]/#/patches/}" | sed 's|^--- a/||' | sort -u | while read -r f; do
+grep -h '^--- a/' "${patches[@]/#/$pdir/}" | sed 's|^--- a/||' | sort -u | while read -r f; do
 	[ -f "$pristine/$f" ] || continue
 	mkdir -p "$work/repo/$(dirname "$f")"
 	cp "$pristine/$f" "$work/repo/$f"
@@ -27,7 +29,7 @@ declare -A number
 n=0
 for p in "${patches[@]}"; do
 	n=$((n + 1))
-	git -c user.name=hspt -c user.email=hspt@localhost am -q "$top/patches/$p" ||
+	git -c user.name=hspt -c user.email=hspt@localhost am -q "$(cd "$top" && realpath "$pdir/$p")" ||
 		{ echo "series-takebacks: $p does not apply" >&2; exit 1; }
 	number[$(git rev-parse HEAD)]=$(printf %02d $n)
 done

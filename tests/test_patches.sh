@@ -45,3 +45,12 @@ for p in $(grep -v '^#' patches/series); do
 	echo "$out" | grep -q "total: 0 errors, 0 warnings" || { echo "$out"; fail "checkpatch warnings: $p"; }
 	echo "$p: clean"
 done
+
+say "no patch takes back much of an earlier one (fix-ups are folded into the patch they fix)"
+out=$(scripts/series-takebacks.sh) || { echo "$out"; fail "series-takebacks.sh failed"; }
+echo "$out" | tail -n 1
+n=$(echo "$out" | tail -n 1 | sed -nE 's/^series-takebacks: ([0-9]+) lines.*/\1/p')
+[ -n "$n" ] || { echo "$out"; fail "series-takebacks.sh printed no total"; }
+[ "$n" -le 20 ] || { echo "$out"; fail "$n lines of the series are taken back by a later patch (at most 20)"; }
+grep -l '^+#define HSPT_ABI_VERSION' patches/*.patch | wc -l | grep -qx 1 ||
+	fail "HSPT_ABI_VERSION is defined or changed in more than one patch"
