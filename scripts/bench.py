@@ -82,7 +82,7 @@ NATIVE_COMMANDS = {
     "memwalk": ("tests/guest/memwalk.c", ["16", "4000000"]),
     "memwalk-small": ("tests/guest/memwalk.c", ["1", "20000000"]),
 }
-# Each part of the system-level speed work switched off in turn, then the
+# Each part of the speed work switched off in turn, then the
 # softmmu parts alone (windows off), then the ceilings.
 DEFAULT_CONFIGS = ["stock", "defaults", "defaults+accesses=off", "defaults+accesses=exact",
                    "defaults+precise=off", "defaults+keep_global=off",
@@ -334,6 +334,8 @@ def report(meta, rows, workloads, configs, stem):
           "slots=N = HSPT with N windows; user = qemu-arm; native = the same C source built for this host (the floor)",
           "",]
     md += bar_lines(checks)
+    md += readme_table(groups, meta.get("boot_ms_median", {}))
+    md += baseline_lines(rows, groups, configs)
     first = [r for r in rows if r["config"] == DEFAULTS and r["speedup_vs_stock"]]
     if first:
         md += ["", "Default settings against stock QEMU:", "", "| workload | stock | defaults | speedup |",
@@ -391,14 +393,52 @@ def group_summary(rows, workloads, configs):
     return out
 
 
+def readme_table(groups, boot):
+    """The table of README.md's "Current speed": per group, the defaults
+    and user mode against stock (geometric means), and boot."""
+    if not any(g["geomean"].get(DEFAULTS) for g in groups.values()):
+        return []
+    out = ["", "Current speed (the table of README.md; geometric means of the speedups over stock):", "",
+           "| group | workloads | defaults | user mode (`qemu-arm`) |", "| --- | --- | ---: | ---: |"]
+    for name, g in groups.items():
+        d, u = g["geomean"].get(DEFAULTS), g["geomean"].get("user")
+        if d:
+            out.append(f"| {name} | {', '.join(g['workloads'])} | **{d:.2f}x** | {f'{u:.2f}x' if u else '-'} |")
+    if boot.get("stock") and boot.get(DEFAULTS):
+        out.append(f"| boot | kernel start to init ({boot['stock']:.0f} ms stock, {boot[DEFAULTS]:.0f} ms "
+                   f"defaults) | **{boot['stock'] / boot[DEFAULTS]:.2f}x** | - |")
+    return out
+
+
+def baseline_lines(rows, groups, configs):
+    """With a 'baseline' configuration: the defaults against it, per workload
+    and per group (ratio of medians; above 1: the defaults are faster)."""
+    if "baseline" not in configs or DEFAULTS not in configs:
+        return []
+    by = {(r["workload"], r["config"]): r["guest_ms_median"] for r in rows}
+    out = ["", "Defaults against baseline (the same settings, the plugin and QEMU of $BASELINE_PLUGIN and "
+           "$BASELINE_QEMU; ratio of medians, above 1: the defaults faster):", "",
+           "| workload | baseline | defaults | ratio |", "| --- | ---: | ---: | ---: |"]
+    ratios = {}
+    for r in rows:
+        w = r["workload"]
+        if r["config"] == DEFAULTS and by.get((w, "baseline")) and r["guest_ms_median"]:
+            ratios[w] = by[(w, "baseline")] / r["guest_ms_median"]
+            out.append(f"| {w} | {by[(w, 'baseline')]:.0f} ms | {r['guest_ms_median']:.0f} ms | {ratios[w]:.3f} |")
+    for name, g in groups.items():
+        if all(w in ratios for w in g["workloads"]):
+            out.append(f"| {name} (geometric mean) | | | {geomean([ratios[w] for w in g['workloads']]):.3f} |")
+    return out
+
+
 def bar_lines(checks):
-    return ["Bars (default settings against stock; the system-level speed issue):", ""] + \
+    return ["Bars (default settings against stock; bench/HISTORY.md says where they come from):", ""] + \
         [f"- {'not judged' if c['met'] is None else 'met' if c['met'] else 'NOT met'}: {c['bar']} ({c['measured']})"
          for c in checks]
 
 
 def bar_checks(rows, groups, boot):
-    """The targets of the system-level speed issue, stated as measured."""
+    """The targets for the default settings against stock, stated as measured."""
     checks = []
     by = {(r["workload"], r["config"]): r for r in rows}
     for w, bar in (("bench-churn", 1.8), ("bench-zygote", 1.5), ("bench-pipeline", 1.3)):
