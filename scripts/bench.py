@@ -283,7 +283,10 @@ def main():
         "qemu": qemu_version(),
         "runs": a.runs,
         "elapsed_s": round(elapsed, 1),
-        "command": "scripts/bench.py " + " ".join(sys.argv[1:]),
+        # The effective options (RUNS=, CONFIGS=, WORKLOADS= of `make bench`
+        # arrive through the environment, not argv).
+        "command": f"scripts/bench.py --runs {a.runs} --workloads {','.join(workloads)} "
+                   f"--configs {','.join(configs)}",
     }
     if any(c.split("+")[0] == "baseline" for c in configs):
         meta["baseline_plugin"] = baseline_plugin()
@@ -333,6 +336,9 @@ def report(meta, rows, workloads, configs, stem):
           "defaults+K=V = the same with one part changed; off = the plugin with hspt=off (softmmu parts only); "
           "slots=N = HSPT with N windows; user = qemu-arm; native = the same C source built for this host (the floor)",
           "",]
+    if meta.get("baseline_plugin"):
+        md[-1:-1] = [f"- baseline: {meta.get('baseline_note') or ''} (plugin {meta['baseline_plugin']}, "
+                     f"QEMU {meta.get('baseline_qemu') or 'this run'})"]
     md += bar_lines(checks)
     md += readme_table(groups, meta.get("boot_ms_median", {}))
     md += baseline_lines(rows, groups, configs)
