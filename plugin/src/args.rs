@@ -3,8 +3,9 @@
 //! [`ARGS`] is the one description of every argument: its name, the shape
 //! and default of its value, what it does, and how its value is checked and
 //! stored into [`Config`]. The parser, the `help` text, the messages for a
-//! bad argument and the README's table are all made from it, so adding an
-//! argument is one entry there plus the `Config` field it sets.
+//! bad argument, the README's table and `Config::default()` are all made
+//! from it, so adding an argument is one entry there plus the `Config`
+//! field it sets (and that field's unset value in `Config::UNSET`).
 //!
 //! Every argument is checked: an unknown key, a missing `=`, or a bad value
 //! stops QEMU at start-up with a message that names the argument.
@@ -23,9 +24,6 @@ pub enum TableStyle {
     /// Every context and every counter.
     Full,
 }
-
-/// Default interval of the live statistics, in ms.
-pub const DEFAULT_LIVE_MS: u64 = 500;
 
 /// How guest memory accesses are counted (`accesses=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,39 +103,50 @@ pub struct Config {
     pub branch_cache: bool,
 }
 
-/// The defaults [`ARGS`] documents; a unit test checks that each entry's
-/// default value sets the same.
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            stats_file: None,
-            table: TableStyle::Compact,
-            live_file: None,
-            live_ms: DEFAULT_LIVE_MS,
-            labels: true,
-            hspt: true,
-            accesses: AccessCounting::Blocks,
-            slots: DEFAULT_SLOTS,
-            warmup_us: DEFAULT_WARMUP_US,
-            around: DEFAULT_AROUND,
-            fail_every: 0,
-            precise: true,
-            keep_global: true,
-            revalidate: true,
-            tlb_grow: true,
-            premap: true,
-            restore: true,
-            kernel: true,
-            recheck_blocks: true,
-            kernel_code_walks: true,
-            branch_cache: true,
-        }
-    }
+impl Config {
+    /// Before any default: no file, every switch off, every number 0.
+    /// [`Config::default`] applies each argument's default from [`ARGS`]
+    /// to it, so that a default is written in one place, the table.
+    const UNSET: Config = Config {
+        stats_file: None,
+        table: TableStyle::Off,
+        live_file: None,
+        live_ms: 0,
+        labels: false,
+        hspt: false,
+        accesses: AccessCounting::Off,
+        slots: 0,
+        warmup_us: 0,
+        around: 0,
+        fail_every: 0,
+        precise: false,
+        keep_global: false,
+        revalidate: false,
+        tlb_grow: false,
+        premap: false,
+        restore: false,
+        kernel: false,
+        recheck_blocks: false,
+        kernel_code_walks: false,
+        branch_cache: false,
+    };
 }
 
-pub const DEFAULT_SLOTS: usize = 16;
-pub const DEFAULT_WARMUP_US: u64 = 20_000;
-pub const DEFAULT_AROUND: usize = 16;
+/// What [`ARGS`] says each argument is when it is not given.
+impl Default for Config {
+    fn default() -> Self {
+        let mut config = Config::UNSET;
+        for spec in ARGS {
+            if let Some(value) = spec.default {
+                // Unit tests build the defaults: a refusal is a bug in ARGS.
+                if (spec.set)(&mut config, value).is_err() {
+                    panic!("hspt: ARGS refuses its own default {}={value}", spec.name);
+                }
+            }
+        }
+        config
+    }
+}
 
 /// Why a value was refused; [`ArgError`] adds the argument and its help.
 #[derive(Debug, Clone, PartialEq, Eq)]
