@@ -401,7 +401,8 @@ fn resolve(
         e.pending.miss_unmapped += 1;
     }
     // A hook ran while QEMU translated (invariant `no-stale-fill`): what
-    // it found may be stale already. The softmmu does this access; the next one refaults.
+    // it found may be stale already. The softmmu does this access; the
+    // next one refaults.
     if e.events != events_before || !e.is_active(slot) {
         return Then::Reexecute { remember: false };
     }
