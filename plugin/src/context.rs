@@ -20,24 +20,33 @@ pub struct ProcessKey {
 impl ProcessKey {
     /// The context the guest is in, from a hook's register snapshot.
     pub fn from_context(ctx: &abi::hspt_arm_context) -> Self {
-        if ctx.long_desc != 0 {
+        let long_desc = ctx.long_desc != 0;
+        let asid = if long_desc {
             // LPAE: the ASID is in TTBR0 or, with TTBCR.A1, in TTBR1.
             let asid_reg = if ctx.ttbcr & (1 << 22) != 0 {
                 ctx.ttbr1
             } else {
                 ctx.ttbr0
             };
-            ProcessKey {
-                asid: ((asid_reg >> 48) & 0xff) as u16,
-                ttbr0: ctx.ttbr0 & 0x0000_00ff_ffff_fff0,
-            }
+            ((asid_reg >> 48) & 0xff) as u16
         } else {
-            // Short descriptors: ASID in CONTEXTIDR[7:0]; TTBR0[6:0] are
-            // walk attributes, not address.
-            ProcessKey {
-                asid: (ctx.contextidr & 0xff) as u16,
-                ttbr0: ctx.ttbr0 & 0xffff_ff80,
-            }
+            // Short descriptors: ASID in CONTEXTIDR[7:0].
+            (ctx.contextidr & 0xff) as u16
+        };
+        ProcessKey {
+            asid,
+            ttbr0: Self::table_base(ctx.ttbr0, long_desc),
+        }
+    }
+
+    /// The physical base of the translation table in a TTBR0 value:
+    /// long descriptors keep the ASID in [55:48] and the base in [39:4]
+    /// (at most), short descriptors walk attributes in [6:0].
+    pub fn table_base(ttbr0: u64, long_desc: bool) -> u64 {
+        if long_desc {
+            ttbr0 & 0x0000_00ff_ffff_fff0
+        } else {
+            ttbr0 & 0xffff_ff80
         }
     }
 }

@@ -325,10 +325,10 @@ extern "C" fn on_context_event(
         let kernel_window = if entered {
             engine::with_engine(|e| {
                 e.leave_user();
-                e.enter_kernel(ctx)
+                e.enter_kernel()
             })
         } else {
-            engine::with_engine_for_kernel(|e| e.enter_kernel(ctx))
+            engine::with_engine_for_kernel(|e| e.enter_kernel())
         };
         return kernel_window.unwrap_or(false) as i32;
     }

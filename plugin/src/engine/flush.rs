@@ -105,20 +105,27 @@ impl Engine {
         }
     }
 
-    /// QEMU's own flushes. DACR, CONTEXTIDR and TTBR (ASID) changes are
-    /// part of the window key (invariant `keyed-by-context`): nothing to
-    /// drop. The rest may change any
+    /// QEMU's own flushes. DACR, CONTEXTIDR, TTBR (ASID) and TTBCR
+    /// changes are part of the window key (invariant `keyed-by-context`:
+    /// the key has the ASID in use, whichever register holds it, and both
+    /// TTBRs and TTBCR whole): nothing to drop. The rest may change any
     /// translation: drop everything.
     pub fn qemu_flush(&mut self, reason: u32) {
         match reason {
-            abi::HSPT_FLUSH_DACR | abi::HSPT_FLUSH_CONTEXTIDR | abi::HSPT_FLUSH_TTBR => {}
+            abi::HSPT_FLUSH_DACR
+            | abi::HSPT_FLUSH_CONTEXTIDR
+            | abi::HSPT_FLUSH_TTBR
+            | abi::HSPT_FLUSH_TTBCR => {}
             _ => self.reset_all(),
         }
-        // Every reported register write is followed by tlb_flush().
+        // Every reported register write is followed by a flush of QEMU's
+        // whole TLB, or of PL0's (a precise flush made at user-mode entry).
         self.full_flush_explained = true;
-        // Short-descriptor ASID changes only; LPAE's (TTBR, TTBCR) are
-        // left as they were.
-        self.kernel_flush_may_revalidate = reason == abi::HSPT_FLUSH_CONTEXTIDR;
+        // ASID changes (CONTEXTIDR with short descriptors, a TTBR with
+        // long ones). Not TTBCR: a TTBR0 PAN kernel writes it at every
+        // kernel entry, where revalidating would cost more than it saves.
+        self.kernel_flush_may_revalidate =
+            matches!(reason, abi::HSPT_FLUSH_CONTEXTIDR | abi::HSPT_FLUSH_TTBR);
     }
 
     /// QEMU's softmmu dropped its entries for [vaddr, vaddr + len) of the

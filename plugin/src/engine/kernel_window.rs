@@ -1,23 +1,30 @@
 //! The kernel window's bookkeeping (`kernel=on`): the sections it maps
-//! (1 MiB guest mappings, tracked whole rather than page by page), the
+//! (each MiB of a 1 MiB or 2 MiB guest mapping, tracked whole rather than
+//! page by page), the
 //! MiBs of each window that hold large mappings, and how often
 //! by-address flushes unmapped each kernel page ([`RemapCounts`]).
 
 use super::keys::{GuestPage, RamPage, PAGE_SHIFT, WINDOW_SIZE};
 
-/// log2 of a section, the guest mapping the kernel window tracks whole.
+/// log2 of a section, the unit the kernel window tracks whole: a MiB of
+/// a guest mapping of 1 MiB (a short-descriptor section) or 2 MiB (a
+/// long-descriptor block, as an LPAE kernel maps its lowmem).
 pub(super) const SECTION_SHIFT: u32 = 20;
+/// log2 of the largest guest mapping tracked by sections.
+pub(super) const MAX_SECTION_LG: u32 = 21;
 pub(super) const PAGES_PER_SECTION: usize = 1 << (SECTION_SHIFT - PAGE_SHIFT);
 /// Sections in a 4 GiB window.
 pub(super) const SECTIONS: usize = WINDOW_SIZE >> SECTION_SHIFT;
 
 /// A section the kernel window maps pages of: every one of them is mapped
-/// from the RAM run that starts at `ram` (a page of another run of the
-/// same guest address makes the others go first), and any may be
-/// writable if `writable`. Default: none.
+/// from the RAM run that starts at `ram`, from a guest mapping of
+/// 2^`lg` bytes (a page of another run or size at the same guest address
+/// makes the others go first), and any may be writable if `writable`.
+/// Default: none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct KernelSection {
     pub(super) ram: Option<RamPage>,
+    pub(super) lg: u8,
     pub(super) writable: bool,
 }
 

@@ -19,8 +19,12 @@ pub(super) const PAGES_PER_WINDOW: usize = WINDOW_SIZE / PAGE;
 pub(super) const RMAP_PAGES: u64 = 1 << 22;
 
 /// What decides a user-mode translation: a window holds mappings for one
-/// key only (invariant `keyed-by-context`). The user-mode DACR is part of it, so a
-/// SW PAN kernel's DACR writes on every kernel entry cost nothing.
+/// key only (invariant `keyed-by-context`). The user-mode DACR is part of
+/// it, so a SW PAN kernel's DACR writes on every kernel entry cost
+/// nothing; so are TTBCR and both TTBRs whole, so a TTBR0 PAN kernel's
+/// TTBCR writes (long descriptors) cost nothing either. The ASID is the
+/// one in use: CONTEXTIDR's, or with long descriptors the TTBR's that
+/// TTBCR.A1 names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WindowKey {
     pub asid: u16,
@@ -29,6 +33,8 @@ pub struct WindowKey {
     pub ttbcr: u32,
     pub sctlr: u32,
     pub dacr: u32,
+    /// The long-descriptor (LPAE) format is in use.
+    pub long_desc: bool,
 }
 
 impl WindowKey {
@@ -36,9 +42,7 @@ impl WindowKey {
     pub fn process(&self) -> crate::context::ProcessKey {
         crate::context::ProcessKey {
             asid: self.asid,
-            // As ProcessKey::from_context for short descriptors, the only
-            // ones that get windows.
-            ttbr0: self.ttbr0 & 0xffff_ff80,
+            ttbr0: crate::context::ProcessKey::table_base(self.ttbr0, self.long_desc),
         }
     }
 
@@ -51,6 +55,7 @@ impl WindowKey {
             ttbcr: ctx.ttbcr,
             sctlr: ctx.sctlr,
             dacr: ctx.dacr,
+            long_desc: ctx.long_desc != 0,
         }
     }
 }

@@ -285,8 +285,7 @@ impl Engine {
         self.stay_faults = 0;
         self.stay_fault_ns = 0;
         let key = WindowKey::from_context(ctx);
-        // LPAE guests are not covered by the window key yet.
-        let wanted = ctx.long_desc == 0 && self.policy.enter(&key);
+        let wanted = self.policy.enter(&key);
         if !wanted {
             self.pending.entries_softmmu += 1;
             return false;
@@ -323,13 +322,12 @@ impl Engine {
     /// stays put otherwise, so a block still running with the user window
     /// faults into a window that is not current, which the fault path
     /// resolves through the softmmu.
-    pub fn enter_kernel(&mut self, ctx: &abi::hspt_arm_context) -> bool {
+    pub fn enter_kernel(&mut self) -> bool {
         ON_VCPU_THREAD.with(|t| t.set(true));
         let Some(kernel) = self.pool.kernel_slot() else {
             return false;
         };
-        // LPAE guests are not covered yet (as for user windows).
-        self.kernel_active = ctx.long_desc == 0 && self.set_gs(self.pool.window_base(kernel));
+        self.kernel_active = self.set_gs(self.pool.window_base(kernel));
         self.kernel_active
     }
 

@@ -5,7 +5,7 @@
 //! is checked; a failed one resets the whole window.
 
 use super::super::inject::injected_failure;
-use super::super::kernel_window::{KernelSection, SECTION_SHIFT};
+use super::super::kernel_window::{KernelSection, PAGES_PER_SECTION, SECTION_SHIFT};
 use super::super::keys::{GuestPage, RamPage, Slot, WindowKey, PAGE_SHIFT};
 use super::entries::{FwdEntry, RevEntry};
 use super::{Pool, RMAP_WAYS};
@@ -104,8 +104,10 @@ impl Pool {
             return 0;
         }
         if self.is_kernel_section(slot, lg) {
-            self.kernel_sections[(first.vaddr() >> SECTION_SHIFT) as usize] =
-                KernelSection::default();
+            // Every section (MiB) of the block.
+            let index = (first.vaddr() >> SECTION_SHIFT) as usize;
+            let sections = (pages / PAGES_PER_SECTION).max(1);
+            self.kernel_sections[index..index + sections].fill(KernelSection::default());
         }
         let mut n = 0;
         let mut run: Option<(GuestPage, usize)> = None;

@@ -40,7 +40,9 @@ use std::ffi::c_int;
 
 use hspt_shim as abi;
 
-use super::kernel_window::{KernelSection, LargeMibs, PAGES_PER_SECTION, SECTIONS, SECTION_SHIFT};
+use super::kernel_window::{
+    KernelSection, LargeMibs, MAX_SECTION_LG, PAGES_PER_SECTION, SECTIONS, SECTION_SHIFT,
+};
 pub use super::keys::{
     GuestPage, RamPage, Slot, WindowKey, MAX_SLOTS, PAGE, WINDOW_SIZE, WINDOW_SPAN,
 };
@@ -550,7 +552,7 @@ impl Pool {
             lg_page_size: fill.lg_page_size,
         };
         if self.is_kernel_section(slot, fill.lg_page_size) {
-            self.note_kernel_section(first, first_ram, writable_pages > 0);
+            self.note_kernel_section(first, first_ram, fill.lg_page_size, writable_pages > 0);
         }
         if writable_pages > 0 {
             self.map_pages(slot, first, writable_pages, source, true)?;
@@ -618,29 +620,40 @@ impl Pool {
         Ok(())
     }
 
-    /// Pages of sections in the kernel window are tracked by section.
+    /// Pages of 1 MiB and 2 MiB mappings in the kernel window are tracked
+    /// by section (MiB).
     fn is_kernel_section(&self, slot: Slot, lg_page_size: u32) -> bool {
-        self.kernel == Some(slot) && clamp_lg_page_size(lg_page_size) == SECTION_SHIFT
+        self.kernel == Some(slot)
+            && (SECTION_SHIFT..=MAX_SECTION_LG).contains(&clamp_lg_page_size(lg_page_size))
     }
 
-    /// Pages from `first` of a section are about to be mapped in the
-    /// kernel window from RAM at `first_ram`: if its other pages came from
-    /// another run (an older descriptor, still legal to use until the
-    /// guest's TLB maintenance), they go, so that one RAM run describes
-    /// the section.
-    fn note_kernel_section(&mut self, first: GuestPage, first_ram: RamPage, writable: bool) {
+    /// Pages from `first` of a section, from a guest mapping of
+    /// 2^`lg` bytes, are about to be mapped in the kernel window from RAM
+    /// at `first_ram` (a run within the section): if its other pages came
+    /// from another run or mapping size (an older descriptor, still legal
+    /// to use until the guest's TLB maintenance), they go, so that one RAM
+    /// run describes the section.
+    fn note_kernel_section(
+        &mut self,
+        first: GuestPage,
+        first_ram: RamPage,
+        lg: u32,
+        writable: bool,
+    ) {
         let Some(kernel) = self.kernel else {
             return;
         };
+        let lg = clamp_lg_page_size(lg) as u8;
         let index = first.vaddr() >> SECTION_SHIFT;
         let offset = (first.index() % PAGES_PER_SECTION) as u64;
         let ram = first_ram.0.checked_sub(offset).map(RamPage);
         let known = self.kernel_sections[index as usize];
-        if known.ram.is_some() && known.ram != ram {
-            self.unmap_block_of_size(kernel, first, SECTION_SHIFT);
+        if known.ram.is_some() && (known.ram != ram || known.lg != lg) {
+            self.unmap_block_of_size(kernel, first, known.lg.into());
         }
         let section = &mut self.kernel_sections[index as usize];
         section.writable = (section.ram == ram && section.writable) || writable;
         section.ram = ram;
+        section.lg = lg;
     }
 }

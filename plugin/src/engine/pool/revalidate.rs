@@ -9,7 +9,7 @@
 
 use hspt_shim as abi;
 
-use super::super::kernel_window::{PAGES_PER_SECTION, SECTION_SHIFT};
+use super::super::kernel_window::PAGES_PER_SECTION;
 use super::super::keys::{GuestPage, RamPage, Slot, WindowKey};
 use super::entries::clamp_lg_page_size;
 use super::{continues_run, Pool};
@@ -302,8 +302,9 @@ impl Pool {
                 continue;
             };
             let first = GuestPage::from_index(index * PAGES_PER_SECTION);
-            let now = current(first)
-                .filter(|t| clamp_lg_page_size(t.lg_page_size) == SECTION_SHIFT && t.ram == ram);
+            let now = current(first).filter(|t| {
+                clamp_lg_page_size(t.lg_page_size) == section.lg.into() && t.ram == ram
+            });
             match now {
                 Some(t) => {
                     kept += 1;
@@ -313,7 +314,7 @@ impl Pool {
                     }
                 }
                 None => {
-                    self.unmap_block_of_size(kernel, first, SECTION_SHIFT);
+                    self.unmap_block_of_size(kernel, first, section.lg.into());
                 }
             }
         }

@@ -142,6 +142,7 @@ fn key_register_writes_keep_windows_others_reset_them() {
         abi::HSPT_FLUSH_DACR,
         abi::HSPT_FLUSH_CONTEXTIDR,
         abi::HSPT_FLUSH_TTBR,
+        abi::HSPT_FLUSH_TTBCR,
     ] {
         let (mut e, a, _b, _ram) = engine_with_two_windows();
         ev(&mut e).qemu_flush(reason);
@@ -149,7 +150,6 @@ fn key_register_writes_keep_windows_others_reset_them() {
         assert!(mapped(&e, a, 1), "reason {reason}: part of the window key");
     }
     for reason in [
-        abi::HSPT_FLUSH_TTBCR,
         abi::HSPT_FLUSH_SCTLR,
         abi::HSPT_FLUSH_FCSEIDR,
         abi::HSPT_FLUSH_MEMORY_MAP,
@@ -277,10 +277,14 @@ fn asid_changes_let_the_kernel_window_revalidate_at_the_next_full_flush() {
     ev(&mut e).tlb_maintenance(abi::HSPT_TLBI_ASID_IS, 5);
     ev(&mut e).softmmu_flush(0, 0);
     assert!(e.take_kernel_flush_may_revalidate());
+    // Long descriptors: the ASID is in a TTBR.
+    let (mut e, _a, _k, _ram) = engine_with_kernel_window();
+    ev(&mut e).qemu_flush(abi::HSPT_FLUSH_TTBR);
+    ev(&mut e).softmmu_flush(0, 0);
+    assert!(e.take_kernel_flush_may_revalidate());
     // Not after any other register write, nor past the next event.
     for reason in [
         abi::HSPT_FLUSH_DACR,
-        abi::HSPT_FLUSH_TTBR,
         abi::HSPT_FLUSH_TTBCR,
         abi::HSPT_FLUSH_SCTLR,
     ] {
@@ -319,22 +323,13 @@ fn the_kernel_window_is_outside_the_lru() {
 fn pl1_code_gets_the_kernel_window_until_user_mode() {
     let _serial = serial();
     let (mut e, _a, k, _ram) = engine_with_kernel_window();
-    let kernel_ctx = abi::hspt_arm_context {
-        mode: 0x13,
-        ..Default::default()
-    };
-    assert!(e.enter_kernel(&kernel_ctx));
+    assert!(e.enter_kernel());
     assert!(e.is_active(k));
     e.enter_user(&user_context(5));
     assert!(!e.is_active(k), "user code never uses the kernel window");
-    // Not for LPAE, and not without a kernel window.
-    let lpae = abi::hspt_arm_context {
-        long_desc: 1,
-        ..kernel_ctx
-    };
-    assert!(!e.enter_kernel(&lpae) && !e.is_active(k));
+    // Not without a kernel window.
     let mut plain = Engine::new(Pool::new(1).unwrap(), 0, 1, false);
-    assert!(!plain.enter_kernel(&kernel_ctx));
+    assert!(!plain.enter_kernel());
 }
 
 #[test]
