@@ -27,7 +27,7 @@ elf=$out/baremetal.elf
 run() {
 	local name=$1 qemu=$2 rc=0
 	shift 2
-	timeout 20 "$qemu" -M virt -cpu cortex-a15 -m 128 -nographic -nic none -no-reboot \
+	timeout 20 "$qemu" -M virt -cpu cortex-a15 -m 4096 -nographic -nic none -no-reboot \
 		-kernel "$elf" "$@" </dev/null >"$work/$name.raw" 2>"$work/$name.err" || rc=$?
 	tr -d '\r' <"$work/$name.raw" >"$work/$name.out"
 	cp "$work/$name.out" "$out/$name.out"

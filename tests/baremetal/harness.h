@@ -34,7 +34,10 @@ typedef unsigned long long u64;
 #define SZ_16M 0x1000000u
 
 #define RAM_BASE 0x40000000u
-#define RAM_SIZE 0x08000000u /* -m 128 */
+/* The RAM the harness uses; QEMU runs with -m 4096 (tests/test_baremetal.sh),
+ * so that RAM goes on to RAM_END, past 4 GiB (the LPAE case lpae_highmem). */
+#define RAM_SIZE 0x08000000u
+#define RAM_END 0x140000000ull
 #define UART_BASE 0x09000000u
 
 /* ------------------------------------------------------------- output */
