@@ -204,18 +204,49 @@ dabt_entry:
 
 /*
  * Prefetch abort: report (IFSR, IFAR). From user mode, the user run ends
- * (run_user returns PABT_MARK); from PL1, the program stops.
+ * (run_user returns PABT_MARK); from PL1 inside call_pl1_catch, that call
+ * ends (it returns PABT_MARK); otherwise from PL1, the program stops.
  */
 pabt_entry:
 	sub	lr, lr, #4
 	push	{r0-r5, r12, lr}
 	mrs	r0, spsr
 	mov	r1, lr
-	bl	pabt_report			@ returns only for user mode
+	bl	pabt_report			@ returns for user mode or a caught call
 	pop	{r0-r5, r12, lr}
+	mrs	r12, spsr
+	and	r12, r12, #0x1f
+	cmp	r12, #MODE_USR
+	bne	pabt_pl1
 	cps	#MODE_SVC
 	movw	r0, #0xab00
 	movt	r0, #0xfa17
+	pop	{r3-r11, pc}
+pabt_pl1:
+	cps	#MODE_SVC
+	ldr	r12, =pl1_catch_sp
+	ldr	sp, [r12]
+	mov	r0, #0
+	str	r0, [r12]
+	movw	r0, #0xab00
+	movt	r0, #0xfa17
+	pop	{r3-r11, pc}			@ call_pl1_catch's frame
+
+/*
+ * u32 call_pl1_catch(u32 (*fn)(void *), void *arg): fn(arg) at PL1 (ARM
+ * or Thumb); a prefetch abort at PL1 while it runs returns PABT_MARK.
+ */
+	.global call_pl1_catch
+call_pl1_catch:
+	push	{r3-r11, lr}
+	ldr	r12, =pl1_catch_sp
+	str	sp, [r12]
+	mov	r12, r0
+	mov	r0, r1
+	blx	r12
+	ldr	r12, =pl1_catch_sp
+	mov	r1, #0
+	str	r1, [r12]
 	pop	{r3-r11, pc}
 
 /*
@@ -248,6 +279,11 @@ pabt_entry:
 	.endm
 
 	LOADOP	op_ld32, ldr r0, [r2]
+	/* The LPAE cases' PL1 accesses to global pages (OP_KLD32, OP_KST32):
+	 * never used on non-global pages, which send a helper's block
+	 * through the softmmu for good. */
+	LOADOP	lk_op_ld32, ldr r0, [r2]
+	STOREOP	lk_op_st32, str r1, [r0]
 	/* The kernel_window case's own (no other case sends them through
 	 * the softmmu for good), and the same for its fixmap slot. */
 	LOADOP	kw_op_ld32, ldr r0, [r2]
@@ -316,6 +352,10 @@ msg_fiq:	.asciz "unexpected FIQ"
 msg_svc:	.asciz "SVC not from user mode"
 
 	.bss
+	.global pl1_catch_sp
+	.balign 4
+pl1_catch_sp:
+	.space 4
 	.balign 8
 	.space 8192
 svc_stack_top:
