@@ -1636,6 +1636,15 @@ const struct test_case cases[] = {
 	{ "it_return", t_it_return },
 	{ "kernel_window", t_kernel_window },
 	{ "branch_cache", t_branch_cache },
+	/* Long descriptors (tests_lpae.c). */
+	{ "lpae_basic", t_lpae_basic },
+	{ "lpae_asid", t_lpae_asid },
+	{ "lpae_a1", t_lpae_a1 },
+	{ "lpae_pan", t_lpae_pan },
+	{ "lpae_pan_t1sz1", t_lpae_pan_t1sz1 },
+	{ "lpae_ttbcr", t_lpae_ttbcr },
+	{ "lpae_highmem", t_lpae_highmem },
+	{ "lpae_code", t_lpae_code },
 	/*
 	 * Last: its MMIO access from user mode makes QEMU run the harness's
 	 * access code through the softmmu from then on (the page of a block
