@@ -2,12 +2,19 @@
 # Bare-metal architectural cases Linux never exercises (tests/baremetal/:
 # TLB maintenance on sections, supersections and 64 KiB pages, ASIDs and
 # global pages, DACR domains, LDRT/STRT, alignment, access flag, TTBR1, SWP,
-# non-RAM user mappings). The program prints what it observes; the output
+# non-RAM user mappings), and long-descriptor (LPAE) ones: blocks of each
+# level and their permissions, ASIDs in 64-bit TTBR writes, TTBCR.A1, the
+# TTBR0 PAN of Linux's CONFIG_CPU_TTBR0_PAN, TTBCR splits, RAM above 4 GiB
+# (hence -m 4096: guest RAM is sparse, the run time is the same), code.
+# The program prints what it observes; the output
 # of stock QEMU is the oracle: patched QEMU with hspt=off and the
 # accelerator with slots=1, 8 and 256 (kernel window on), with the kernel
 # window off, with the jump cache emptied as before (recheck_blocks=off)
 # without the branch cache (branch_cache=off) and without the kernel code
-# walks (kernel_code_walks=off) must print the same lines.
+# walks (kernel_code_walks=off) must print the same lines. Each accelerator
+# run must have mapped user and kernel window pages, and each LPAE case's
+# contexts must have run user accesses (HSPT_LPAE_WINDOWS=1: through a
+# window, once the accelerator covers LPAE).
 # HSPT_PLUGIN=/path/to/libhspt.so tests another build of the plugin. Each
 # run's output stays in build/baremetal/NAME.out (stock, hspt=off, slots=N).
 source "$(dirname "$0")/lib.sh"
@@ -27,7 +34,7 @@ elf=$out/baremetal.elf
 run() {
 	local name=$1 qemu=$2 rc=0
 	shift 2
-	timeout 20 "$qemu" -M virt -cpu cortex-a15 -m 128 -nographic -nic none -no-reboot \
+	timeout 20 "$qemu" -M virt -cpu cortex-a15 -m 4096 -nographic -nic none -no-reboot \
 		-kernel "$elf" "$@" </dev/null >"$work/$name.raw" 2>"$work/$name.err" || rc=$?
 	tr -d '\r' <"$work/$name.raw" >"$work/$name.out"
 	cp "$work/$name.out" "$out/$name.out"
@@ -69,6 +76,32 @@ for c in "${configs[@]}"; do
 		*kernel=off*) [ "$kernel" = 0 ] || fail "baremetal ($c): the kernel window mapped $kernel pages" ;;
 		*) [ "$kernel" -gt 0 ] || fail "baremetal ($c): the kernel window mapped no pages" ;;
 		esac
+		# The LPAE cases' contexts (by ASID) must each have run enough user
+		# accesses for a window to matter; HSPT_LPAE_WINDOWS=1 (once the
+		# accelerator covers LPAE) requires each to have used a window.
+		lpae=$(python3 - "$work/$name.json" "${HSPT_LPAE_WINDOWS:-0}" <<'PY'
+import json, sys
+procs = json.load(open(sys.argv[1]))["processes"]
+need_windows = sys.argv[2] == "1"
+cases = [("lpae_basic", 0x80, 0x8f), ("lpae_asid", 0x90, 0x9f), ("lpae_a1", 0xa0, 0xaf),
+         ("lpae_pan", 0xb0, 0xb3), ("lpae_pan_t1sz1", 0xb4, 0xb7),
+         ("lpae_ttbcr", 0xc0, 0xcf), ("lpae_highmem", 0xd0, 0xdf)]
+bad, total, window = [], 0, 0
+for case, lo, hi in cases:
+    ps = [p for p in procs if lo <= p["asid"] <= hi]
+    user = sum(p["user_accesses"] for p in ps)
+    win = sum(p["window_accesses"] for p in ps)
+    total += user
+    window += win
+    if user < 100:
+        bad.append("%s ran %d user accesses" % (case, user))
+    elif need_windows and win == 0:
+        bad.append("%s used no window" % case)
+print("; ".join(bad) if bad else "%d user accesses, %d through a window" % (total, window))
+sys.exit(1 if bad else 0)
+PY
+		) || fail "baremetal ($c): LPAE cases: $lpae"
+		lpae_summary="$lpae (under $c)"
 	fi
 	if ! diff -u "$work/stock.out" "$work/$name.out" >"$work/$name.diff"; then
 		# The differing lines (stock -, this configuration +), at most 16 per
@@ -90,3 +123,4 @@ if [ ${#bad[@]} -gt 0 ]; then
 	fail "baremetal: output differs from stock QEMU (plugin $PLUGIN)"
 fi
 echo "baremetal: $n lines ($ncases cases) identical under stock, $(IFS=';'; echo "${configs[*]}" | sed 's/;/; /g')"
+echo "baremetal: LPAE contexts: $lpae_summary"

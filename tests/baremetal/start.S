@@ -204,18 +204,49 @@ dabt_entry:
 
 /*
  * Prefetch abort: report (IFSR, IFAR). From user mode, the user run ends
- * (run_user returns PABT_MARK); from PL1, the program stops.
+ * (run_user returns PABT_MARK); from PL1 inside call_pl1_catch, that call
+ * ends (it returns PABT_MARK); otherwise from PL1, the program stops.
  */
 pabt_entry:
 	sub	lr, lr, #4
 	push	{r0-r5, r12, lr}
 	mrs	r0, spsr
 	mov	r1, lr
-	bl	pabt_report			@ returns only for user mode
+	bl	pabt_report			@ returns for user mode or a caught call
 	pop	{r0-r5, r12, lr}
+	mrs	r12, spsr
+	and	r12, r12, #0x1f
+	cmp	r12, #MODE_USR
+	bne	pabt_pl1
 	cps	#MODE_SVC
 	movw	r0, #0xab00
 	movt	r0, #0xfa17
+	pop	{r3-r11, pc}
+pabt_pl1:
+	cps	#MODE_SVC
+	ldr	r12, =pl1_catch_sp
+	ldr	sp, [r12]
+	mov	r0, #0
+	str	r0, [r12]
+	movw	r0, #0xab00
+	movt	r0, #0xfa17
+	pop	{r3-r11, pc}			@ call_pl1_catch's frame
+
+/*
+ * u32 call_pl1_catch(u32 (*fn)(void *), void *arg): fn(arg) at PL1 (ARM
+ * or Thumb); a prefetch abort at PL1 while it runs returns PABT_MARK.
+ */
+	.global call_pl1_catch
+call_pl1_catch:
+	push	{r3-r11, lr}
+	ldr	r12, =pl1_catch_sp
+	str	sp, [r12]
+	mov	r12, r0
+	mov	r0, r1
+	blx	r12
+	ldr	r12, =pl1_catch_sp
+	mov	r1, #0
+	str	r1, [r12]
 	pop	{r3-r11, pc}
 
 /*
@@ -248,6 +279,11 @@ pabt_entry:
 	.endm
 
 	LOADOP	op_ld32, ldr r0, [r2]
+	/* The LPAE cases' PL1 accesses to global pages (OP_KLD32, OP_KST32):
+	 * never used on non-global pages, which send a helper's block
+	 * through the softmmu for good. */
+	LOADOP	lk_op_ld32, ldr r0, [r2]
+	STOREOP	lk_op_st32, str r1, [r0]
 	/* The kernel_window case's own (no other case sends them through
 	 * the softmmu for good), and the same for its fixmap slot. */
 	LOADOP	kw_op_ld32, ldr r0, [r2]
@@ -308,7 +344,158 @@ op_clrex:
 	clrex
 	bx	lr
 
+/*
+ * TTBR0 PAN, as Linux's CONFIG_CPU_TTBR0_PAN (arch/arm/include/asm/
+ * uaccess-asm.h): with uaccess disabled, TTBCR has EPD0 set, T0SZ 7 and A1
+ * set (the ASID is TTBR1's, a reserved one), so PL1 reaches no user
+ * mapping. The harness runs in TTBR0's range, which then faults: the PAN
+ * case's kernel is this page, position independent, run from an alias in
+ * TTBR1's range, with its own vectors, on a job in an aliased data page.
+ *
+ * void pan_run(struct pan_job *job, u32 vbar): job and vbar (pan_vectors)
+ * are the aliases. Runs the job's ops in order (enum pan_kind in
+ * tests_lpae.c), recording each result, value or fault; the data abort
+ * handler records DFSR/DFAR in the job and skips the instruction. Entered
+ * and left with uaccess enabled: it restores TTBCR and VBAR at the end.
+ * r11 holds the job throughout (the handler uses it and r12).
+ */
+	.equ PJ_N, 0
+	.equ PJ_SEQ, 4
+	.equ PJ_FSR, 8
+	.equ PJ_FAR, 12
+	.equ PJ_VBAR, 16
+	.equ PJ_TTBCR, 20
+	.equ PJ_OPS, 32
+	.equ PO_KIND, 0
+	.equ PO_ADDR, 4
+	.equ PO_VAL, 8
+	.equ PO_RES, 12
+	.equ PO_FAULTED, 16
+	.equ PO_FSR, 20
+	.equ PO_FAR, 24
+	.equ PO_SIZE, 32
+	.equ TTBCR_PAN_LOW, 0x87		@ EPD0 | T0SZ mask
+	.equ TTBCR_A1, 0x400000
+
+	.section .text.pan, "ax"
+	.balign 4096
+	.global pan_page
+pan_page:
+	.global pan_vectors
+pan_vectors:
+	b	pan_bad
+	b	pan_bad
+	b	pan_bad
+	b	pan_bad
+	b	pan_dabt
+	b	pan_bad
+	b	pan_bad
+	b	pan_bad
+
+	.global pan_run
+pan_run:
+	push	{r3-r11, lr}
+	mov	r11, r0
+	mrc	p15, 0, r4, c12, c0, 0		@ VBAR
+	str	r4, [r11, #PJ_VBAR]
+	mrc	p15, 0, r4, c2, c0, 2		@ TTBCR
+	str	r4, [r11, #PJ_TTBCR]
+	mcr	p15, 0, r1, c12, c0, 0
+	isb
+	ldr	r10, [r11, #PJ_N]
+	add	r9, r11, #PJ_OPS
+1:	subs	r10, r10, #1
+	bmi	9f
+	ldr	r8, [r9, #PO_KIND]
+	ldr	r2, [r9, #PO_ADDR]
+	ldr	r3, [r9, #PO_VAL]
+	ldr	r7, [r11, #PJ_SEQ]
+	movw	r0, #FAULT_MARK_LO
+	movt	r0, #FAULT_MARK_HI
+	cmp	r8, #7
+	bhs	8f
+	add	pc, pc, r8, lsl #2
+	nop
+	b	10f
+	b	11f
+	b	12f
+	b	13f
+	b	14f
+	b	15f
+	b	16f
+10:	ldr	r0, [r2]			@ PAN_LD
+	b	8f
+11:	str	r3, [r2]			@ PAN_ST
+	mov	r0, #0
+	b	8f
+12:	ldrt	r0, [r2]			@ PAN_LDRT
+	b	8f
+13:	strt	r3, [r2]			@ PAN_STRT
+	mov	r0, #0
+	b	8f
+14:	mrc	p15, 0, r0, c2, c0, 2		@ PAN_DISABLE: uaccess_disable
+	orr	r0, r0, #TTBCR_PAN_LOW
+	orr	r0, r0, #TTBCR_A1
+	mcr	p15, 0, r0, c2, c0, 2
+	isb
+	b	8f
+15:	mrc	p15, 0, r0, c2, c0, 2		@ PAN_ENABLE: uaccess_enable
+	bic	r0, r0, #TTBCR_PAN_LOW
+	bic	r0, r0, #TTBCR_A1
+	mcr	p15, 0, r0, c2, c0, 2
+	isb
+	b	8f
+16:	mcrr	p15, 0, r2, r3, c2		@ PAN_TTBR0: addr low, val high
+	isb
+	mov	r0, #0
+8:	str	r0, [r9, #PO_RES]
+	ldr	r1, [r11, #PJ_SEQ]
+	subs	r1, r1, r7
+	movne	r1, #1
+	str	r1, [r9, #PO_FAULTED]
+	ldr	r1, [r11, #PJ_FSR]
+	str	r1, [r9, #PO_FSR]
+	ldr	r1, [r11, #PJ_FAR]
+	str	r1, [r9, #PO_FAR]
+	add	r9, r9, #PO_SIZE
+	b	1b
+9:	ldr	r4, [r11, #PJ_TTBCR]		@ uaccess_restore
+	mrc	p15, 0, r5, c2, c0, 2
+	cmp	r4, r5
+	mcrne	p15, 0, r4, c2, c0, 2
+	isb
+	ldr	r4, [r11, #PJ_VBAR]
+	mcr	p15, 0, r4, c12, c0, 0
+	isb
+	pop	{r3-r11, pc}
+
+pan_dabt:
+	mrc	p15, 0, r12, c5, c0, 0		@ DFSR
+	str	r12, [r11, #PJ_FSR]
+	mrc	p15, 0, r12, c6, c0, 0		@ DFAR
+	str	r12, [r11, #PJ_FAR]
+	ldr	r12, [r11, #PJ_SEQ]
+	add	r12, r12, #1
+	str	r12, [r11, #PJ_SEQ]
+	subs	pc, lr, #4			@ skip the access
+
+	/* Any other exception: back to the harness's state, then stop. */
+pan_bad:
+	ldr	r12, [r11, #PJ_TTBCR]
+	mcr	p15, 0, r12, c2, c0, 2
+	ldr	r12, [r11, #PJ_VBAR]
+	mcr	p15, 0, r12, c12, c0, 0
+	isb
+	cps	#MODE_SVC
+	ldr	sp, =svc_stack_top
+	ldr	r0, =msg_pan
+	ldr	pc, =fatal
+	.ltorg
+	.global pan_end
+pan_end:				@ pan_case() checks it is one page
+
 	.section .rodata
+msg_pan:	.asciz "exception other than a data abort while the PAN job ran"
 msg_reset:	.asciz "reset vector taken"
 msg_unused:	.asciz "unused vector taken"
 msg_irq:	.asciz "unexpected IRQ"
@@ -316,6 +503,10 @@ msg_fiq:	.asciz "unexpected FIQ"
 msg_svc:	.asciz "SVC not from user mode"
 
 	.bss
+	.global pl1_catch_sp
+	.balign 4
+pl1_catch_sp:
+	.space 4
 	.balign 8
 	.space 8192
 svc_stack_top:

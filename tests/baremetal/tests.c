@@ -640,7 +640,8 @@ static void t_swp_exclusive(void)
 	run_ops(IN_USER, r1, N_OPS(r1));
 }
 
-/* User mappings of what is not RAM: a hole past the end of RAM, the flash
+/* User mappings of what is not RAM: a hole in the memory map (RAM goes on
+ * past 4 GiB with -m 4096; lpae_highmem maps past its end), the flash
  * at 0, the UART (a user-mode store prints). */
 static const char hello[] = "[special] hello from user mode through the UART\n";
 
@@ -652,17 +653,20 @@ static u32 user_hello(void *arg)
 	return 0;
 }
 
+/* Between the secure memory (absent) and PCIe MMIO of -M virt. */
+#define HOLE_PA 0x0f000000u
+
 static void t_special(void)
 {
 	const u32 asid = 13, V = 0x10b00000;
 
 	set_asid(asid);
-	map_small(K, V + 0x0000, RAM_BASE + RAM_SIZE, AP_RW | DOM(1) | NG);
+	map_small(K, V + 0x0000, HOLE_PA, AP_RW | DOM(1) | NG);
 	map_small(K, V + 0x1000, 0x00000000, AP_RW | DOM(1) | NG | DEVICE);
 	map_small(K, V + 0x2000, UART_BASE, AP_RW | DOM(1) | NG | DEVICE | XN);
 	dsb();
-	note("0x%08x -> 0x%08x (past the end of RAM), 0x%08x -> flash at 0, "
-	     "0x%08x -> UART", V, RAM_BASE + RAM_SIZE, V + 0x1000, V + 0x2000);
+	note("0x%08x -> 0x%08x (nothing there), 0x%08x -> flash at 0, "
+	     "0x%08x -> UART", V, HOLE_PA, V + 0x1000, V + 0x2000);
 	struct op r[] = {
 		LDX(V), OPX(OP_ST32, V + 4, 0x1),
 		LDX(V + 0x1000),
@@ -1632,6 +1636,15 @@ const struct test_case cases[] = {
 	{ "it_return", t_it_return },
 	{ "kernel_window", t_kernel_window },
 	{ "branch_cache", t_branch_cache },
+	/* Long descriptors (tests_lpae.c). */
+	{ "lpae_basic", t_lpae_basic },
+	{ "lpae_asid", t_lpae_asid },
+	{ "lpae_a1", t_lpae_a1 },
+	{ "lpae_pan", t_lpae_pan },
+	{ "lpae_pan_t1sz1", t_lpae_pan_t1sz1 },
+	{ "lpae_ttbcr", t_lpae_ttbcr },
+	{ "lpae_highmem", t_lpae_highmem },
+	{ "lpae_code", t_lpae_code },
 	/*
 	 * Last: its MMIO access from user mode makes QEMU run the harness's
 	 * access code through the softmmu from then on (the page of a block
