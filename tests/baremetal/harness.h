@@ -342,6 +342,9 @@ void t_lpae_pan_t1sz1(void);
 void t_lpae_ttbcr(void);
 void t_lpae_highmem(void);
 void t_lpae_code(void);
+void t_lpae_ttbcr_global(void);
+void t_lpae_a1_tlbiasid(void);
+void t_lpae_kernel_block(void);
 
 /* Cases */
 struct test_case {

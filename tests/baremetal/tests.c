@@ -1645,6 +1645,9 @@ const struct test_case cases[] = {
 	{ "lpae_ttbcr", t_lpae_ttbcr },
 	{ "lpae_highmem", t_lpae_highmem },
 	{ "lpae_code", t_lpae_code },
+	{ "lpae_ttbcr_global", t_lpae_ttbcr_global },
+	{ "lpae_a1_tlbiasid", t_lpae_a1_tlbiasid },
+	{ "lpae_kernel_block", t_lpae_kernel_block },
 	/*
 	 * Last: its MMIO access from user mode makes QEMU run the harness's
 	 * access code through the softmmu from then on (the page of a block

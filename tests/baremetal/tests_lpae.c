@@ -1158,3 +1158,133 @@ void t_lpae_code(void)
 	ucall(X, 7);
 	kcall(Y, 7);
 }
+
+/*
+ * Global PL1 pages across TTBCR writes with no TLB maintenance, as a
+ * TTBR0 PAN kernel makes them at every entry and exit: an address whose
+ * walk moves to another table with another level 1 descriptor there
+ * translates anew (stock QEMU flushes its whole TLB at each TTBCR write;
+ * the architecture leaves the old entry usable, so it is printed
+ * unchecked and stock is the reference); one whose level 1 descriptor is
+ * the same in both tables, as a Linux kernel's own addresses are, keeps
+ * its translation whichever table it is walked from. Through the shared
+ * access helpers and through the kernel window's path (OP_KLD32).
+ */
+void t_lpae_ttbcr_global(void)
+{
+	const u32 V1 = 0xa0100000, V3 = 0xc8100000;
+	struct lpt a, b;
+	u32 pa1 = pa_alloc(SZ_4K, SZ_4K), pb1 = pa_alloc(SZ_4K, SZ_4K),
+	    p3 = pa_alloc(SZ_4K, SZ_4K);
+	int i;
+
+	ltree(&a, 0);
+	lmap_page(&a, V1, pa1, L_PL1);
+	lmap_page(&a, V3, p3, L_PL1);
+	ltree(&b, 0);
+	lmap_page(&b, V1, pb1, L_PL1);
+	/* The same level 1 descriptor for V3's GiB in both trees. */
+	*lpt_entry(&b, V3, 1) = *lpt_entry(&a, V3, 1);
+	dsb();
+	lpae_enter(SPLIT(0, 0), lttbr(&a, 0xc4), lttbr(&b, 0));
+	note("V1 0x%08x -> 0x%08x in TTBR0's tree, 0x%08x in TTBR1's; V3 0x%08x -> 0x%08x "
+	     "through one level 1 descriptor in both", V1, pa1, pb1, V3, p3);
+	for (i = 0; i < 3; i++) {
+		struct op t0[] = { LD(V1, pa1), LD(V3, p3), OPV(OP_KLD32, V1 + 4, 0, pa1 + 4),
+				   OPV(OP_KLD32, V3 + 4, 0, p3 + 4) };
+		struct op t1[] = { LDX(V1), LD(V3, p3), OPX(OP_KLD32, V1 + 4, 0),
+				   OPV(OP_KLD32, V3 + 4, 0, p3 + 4) };
+
+		note("round %d: T0SZ 0, T1SZ 0: all TTBR0", i);
+		run_ops(IN_PL1, t0, N_OPS(t0));
+		lset_ttbcr(SPLIT(7, 0) | TTBCR_EPD0 | TTBCR_A1);
+		note("T0SZ 7, EPD0, A1 (TTBR0 PAN's uaccess_disable): V1, V3 are TTBR1's");
+		run_ops(IN_PL1, t1, N_OPS(t1));
+		lset_ttbcr(SPLIT(0, 0));
+		note("TTBCR back: all TTBR0");
+		struct op t2[] = { LDX(V1), LD(V3, p3), OPX(OP_KLD32, V1 + 4, 0),
+				   OPV(OP_KLD32, V3 + 4, 0, p3 + 4) };
+		run_ops(IN_PL1, t2, N_OPS(t2));
+	}
+}
+
+/*
+ * User mode with TTBCR.A1 set: the ASID in use is TTBR1's, and TLBIASID
+ * of that ASID (not TTBR0's) must remove user mode's non-global entries,
+ * in the softmmu and in a window keyed by the context; TLBIASID of
+ * TTBR0's ASID need not (the entries may stay: printed unchecked).
+ */
+void t_lpae_a1_tlbiasid(void)
+{
+	const u32 N = 0x26000000, f = L_RW | L_NG;
+	const u32 A0 = 0xb0, A1 = 0xb1;
+	struct lpt t, e;
+	u32 p[4];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		p[i] = pa_alloc(SZ_4K, SZ_4K);
+	ltree(&t, 0);
+	lpt_new(&e, 0); /* TTBR1: never walked with T1SZ 0 and T0SZ 0 */
+	lmap_page(&t, N, p[0], f);
+	dsb();
+	lpae_enter(SPLIT(0, 0) | TTBCR_A1, lttbr(&t, A0), lttbr(&e, A1));
+	note("A1=1: the ASID in use is TTBR1's 0x%x (TTBR0's is 0x%x); N 0x%08x nG", A1, A0, N);
+	for (i = 1; i < 4; i++) {
+		struct op u[] = { LD(N, p[i - 1]), LD(N + 4, p[i - 1] + 4) };
+		struct op x[] = { LDX(N) };
+		struct op v[] = { LD(N, p[i]) };
+
+		run_ops(IN_USER, u, N_OPS(u));
+		lmap_page(&t, N, p[i], f);
+		dsb();
+		tlbiasid(A0);
+		note("N remapped to 0x%08x; TLBIASID of TTBR0's ASID", p[i]);
+		run_ops(IN_USER, x, N_OPS(x));
+		tlbiasid(A1);
+		note("TLBIASID of the ASID in use");
+		run_ops(IN_USER, v, N_OPS(v));
+	}
+}
+
+/*
+ * The kernel window's 2 MiB sections: a global PL1 block used through
+ * the kernel window (OP_KLD32), then replaced with a table of small
+ * pages whose first page keeps the block's RAM and whose second page
+ * maps other RAM, and TLBIALL: the second page must read the new RAM
+ * (the window checks a section by its first page, and must also check
+ * that it still comes from a mapping of the same size).
+ */
+void t_lpae_kernel_block(void)
+{
+	const u32 B = 0xd0000000;
+	struct lpt t;
+	u32 blk = pa_alloc(SZ_2M, SZ_2M), other = pa_alloc(SZ_4K, SZ_4K);
+	int i;
+
+	ltree(&t, 0);
+	lmap_block(&t, B, blk, L_PL1);
+	dsb();
+	lpae_enter(SPLIT(0, 0), lttbr(&t, 0xc8), 0);
+	note("B 0x%08x: a 2 MiB block of RAM 0x%08x; other page 0x%08x", B, blk, other);
+	for (i = 0; i < 2; i++) {
+		struct op k0[] = { OPV(OP_KLD32, B + 8, 0, blk + 8),
+				   OPV(OP_KLD32, B + 0x1008, 0, blk + 0x1008),
+				   OPV(OP_KLD32, B + 0x100008, 0, blk + 0x100008) };
+		run_ops(IN_PL1, k0, N_OPS(k0));
+		tlbiall();
+		note("TLBIALL, block unchanged");
+		run_ops(IN_PL1, k0, N_OPS(k0));
+	}
+	lmap_page(&t, B, blk, L_PL1);
+	lmap_page(&t, B + 0x1000, other, L_PL1);
+	lmap_page(&t, B + 0x100000, blk + 0x100000, L_PL1);
+	dsb();
+	tlbiall();
+	note("block replaced by small pages: B -> 0x%08x, B+4K -> 0x%08x; TLBIALL", blk, other);
+	struct op k1[] = { OPV(OP_KLD32, B + 8, 0, blk + 8),
+			   OPV(OP_KLD32, B + 0x1008, 0, other + 8),
+			   OPV(OP_KLD32, B + 0x100008, 0, blk + 0x100008),
+			   OPF(OP_KLD32, B + 0x2008, 0, LFS_TRANS(3)) };
+	run_ops(IN_PL1, k1, N_OPS(k1));
+}
