@@ -94,7 +94,8 @@ resolve_kernel() {
 	else
 		v=$(apt-cache madison "$meta:armhf" 2>/dev/null |
 			awk -F' *[|] *' -v s=" $suite/main armhf " 'index($3, s) { print $2; exit }')
-		[ -n "$v" ] || { echo "hspt: $meta:armhf of Debian '$suite' is not available from apt (scripts/apt-sources.sh --trixie-armhf adds it)" >&2; exit 1; }
+		[ -n "$v" ] || { echo "hspt: $meta:armhf of Debian '$suite' is not available from apt" \
+			"(scripts/apt-sources.sh --trixie-armhf adds it)" >&2; exit 1; }
 	fi
 	dep=$(apt-cache show "$meta:armhf=$v" 2>/dev/null |
 		sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*\) (= \([^)]*\)).*/\1=\2/p' | head -n1)
@@ -153,7 +154,8 @@ done
 
 # 1. Packages (downloaded once into the cache).
 need=()
-{ [ "$build_initrd" = 0 ] || package_pins; for k in "${build_kernels[@]}"; do kernel_pin "$k"; done; } > "$out/.selected"
+{ [ "$build_initrd" = 0 ] || package_pins
+  for k in "${build_kernels[@]}"; do kernel_pin "$k"; done; } > "$out/.selected"
 while read -r pv; do
 	[ -f "$(deb_of "$pv")" ] || need+=("${pv%%=*}:armhf=${pv#*=}")
 done < "$out/.selected"
