@@ -55,10 +55,11 @@ qemu="$top/build/$flavour/build/qemu-system-arm"
 # Developers: HSPT_QEMU and HSPT_PLUGIN run another build of the patched
 # QEMU or of the plugin (e.g. a work tree's) with the same guest.
 [ "$flavour" = hspt ] && qemu="${HSPT_QEMU:-$qemu}"
-for f in "$qemu" "$zimage" "$top/build/guest/initrd.cpio.gz"; do
-	[ -e "$f" ] || { echo "run-guest: $f is missing: run 'make all' (or make qemu-stock$(
-		[ "$kernel" = "$default_kernel" ] || echo ", make guest KERNEL=$kernel"))" >&2; exit 2; }
+for f in "$qemu" "$top/build/guest/initrd.cpio.gz"; do
+	[ -e "$f" ] || { echo "run-guest: $f is missing: run 'make all' (or make qemu-stock)" >&2; exit 2; }
 done
+[ -e "$zimage" ] || { echo "run-guest: $zimage (kernel $kernel) is missing: run 'make guest$(
+	[ "$kernel" = "$default_kernel" ] || echo " KERNEL=$kernel")'" >&2; exit 2; }
 
 args=(-M virt -cpu cortex-a15 -smp 1 -m 512 -nic none -no-reboot
       -kernel "$zimage" -initrd "$top/build/guest/initrd.cpio.gz"
