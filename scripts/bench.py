@@ -273,7 +273,8 @@ def main():
         if "boot_ms_median_by_kernel" not in meta:
             meta["boot_ms_median_by_kernel"] = {default_kernel(): meta.get("boot_ms_median", {})}
         workloads = list(dict.fromkeys(r["workload"] for r in rows))
-        kernels = list(dict.fromkeys(r["kernel"] for r in rows if r["kernel"])) or [default_kernel()]
+        kernels = (list(meta.get("guest_kernels") or {}) or
+                   list(dict.fromkeys(r["kernel"] for r in rows if r["kernel"])) or [default_kernel()])
         report(meta, rows, workloads, kernels, a.render[:-len(".json")] if a.render.endswith(".json")
                else a.render)
         return
