@@ -3,8 +3,20 @@
 # own apt configuration (no archive host is named here):
 #  - armhf as a foreign architecture (guest kernel, busybox, real programs);
 #  - a deb-src entry for Debian 13 "trixie" (the QEMU 10.0.x source package),
-#    using the same Debian mirror the machine already uses.
+#    using the same Debian mirror the machine already uses;
+#  - with --trixie-armhf (the guest builder passes it for the trixie guest
+#    kernels): trixie's armhf binary packages from that mirror, pinned at
+#    priority -1 so that apt never installs or upgrades anything from them
+#    (the guest builder downloads the kernel .debs it needs by exact
+#    version, which the pin does not prevent).
+# usage: scripts/apt-sources.sh [--trixie-armhf]
 set -euo pipefail
+trixie_armhf=0
+case "${1:-}" in
+"") ;;
+--trixie-armhf) trixie_armhf=1 ;;
+*) echo "apt-sources: unknown argument '$1' (usage: $0 [--trixie-armhf])" >&2; exit 2 ;;
+esac
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
@@ -15,14 +27,18 @@ if ! dpkg --print-foreign-architectures | grep -qx armhf; then
 	changed=1
 fi
 
+# First URI of an apt source that serves Debian's main archive (not
+# -security, not a third-party repository), in deb822 or one-line form.
+debian_mirror() {
+	{ grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}';
+	  grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+		sed -E 's/\[[^]]*\]//' | awk '{print $2}' || true; } |
+	  grep -E '/debian/?$' | grep -v security | head -n1 || true
+}
+
 list=/etc/apt/sources.list.d/hspt-qemu-src.sources
 if [ ! -e "$list" ]; then
-	# First URI of an apt source that serves Debian's main archive (not
-	# -security, not a third-party repository), in deb822 or one-line form.
-	mirror=$( { grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}';
-		    grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
-			sed -E 's/\[[^]]*\]//' | awk '{print $2}' || true; } |
-		  grep -E '/debian/?$' | grep -v security | head -n1 || true)
+	mirror=$(debian_mirror)
 	if [ -z "$mirror" ]; then
 		echo "hspt: cannot find a Debian archive in this machine's apt sources;" >&2
 		echo "      add a deb-src entry for suite 'trixie' by hand, or use QEMU_TARBALL=/QEMU_SRC=" >&2
@@ -35,6 +51,48 @@ Types: deb-src
 URIs: $mirror
 Suites: trixie
 Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOT
+	changed=1
+fi
+
+bin_list=/etc/apt/sources.list.d/hspt-trixie-armhf.sources
+bin_pref=/etc/apt/preferences.d/hspt-trixie-armhf
+if [ "$trixie_armhf" = 1 ] && { [ ! -e "$bin_list" ] || [ ! -e "$bin_pref" ]; } &&
+	apt-cache policy 2>/dev/null | grep -q 'n=trixie,.*b=armhf'; then
+	# The machine has trixie armhf packages of its own: use them, and leave
+	# their priorities alone.
+	trixie_armhf=0
+fi
+if [ "$trixie_armhf" = 1 ] && { [ ! -e "$bin_list" ] || [ ! -e "$bin_pref" ]; }; then
+	mirror=$(debian_mirror)
+	if [ -z "$mirror" ]; then
+		echo "hspt: cannot find a Debian archive in this machine's apt sources;" >&2
+		echo "      the trixie guest kernels need a 'deb' entry for suite 'trixie', architecture armhf" >&2
+		exit 1
+	fi
+	# The pin first, so that the packages are never candidates, not even
+	# for a moment. It covers trixie's armhf packages, which on this
+	# machine come from the entry below only (checked above).
+	echo "hspt: pinning trixie's armhf packages at priority -1, never installed ($bin_pref)"
+	$SUDO tee "$bin_pref" >/dev/null <<EOT
+# Added by HSPT for QEMU (scripts/apt-sources.sh): the trixie armhf packages
+# of $bin_list are there for the guest builder to download Debian 13's
+# kernels by exact version; apt installs and upgrades nothing from them.
+Package: *
+Pin: release n=trixie,b=armhf
+Pin-Priority: -1
+EOT
+	echo "hspt: adding trixie's armhf packages from $mirror ($bin_list)"
+	$SUDO tee "$bin_list" >/dev/null <<EOT
+# Added by HSPT for QEMU (scripts/apt-sources.sh): Debian 13's armhf guest
+# kernels (scripts/build-guest.sh KERNEL=trixie, trixie-lpae); pinned at
+# priority -1 in $bin_pref.
+Types: deb
+URIs: $mirror
+Suites: trixie
+Components: main
+Architectures: armhf
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOT
 	changed=1

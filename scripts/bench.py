@@ -1,8 +1,20 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: stock QEMU, patched QEMU with hspt=off, HSPT, and
-QEMU user mode, on workloads of the default guest.
+QEMU user mode, on workloads of the guest, under one or more guest kernels.
 
-usage: scripts/bench.py [--runs N] [--workloads A,B] [--configs X,Y] [--out DIR]
+usage: scripts/bench.py [--runs N] [--workloads A,B] [--configs X,Y]
+                        [--kernels K,L] [--other-configs X,Y] [--out DIR]
+
+Kernels (guest/kernels; KERNELS= of `make bench`): bookworm (Debian 12's
+armmp, the default guest), trixie (Debian 13's armmp), trixie-lpae (Debian
+13's armmp-lpae: LPAE, which the accelerator runs through the softmmu for
+now). The first kernel of --kernels (default bookworm,trixie-lpae) runs
+every configuration of --configs; the others run --other-configs (default
+stock,defaults: what users judge the defaults by; "all" = --configs).
+user and native run no guest kernel: they run once, and are compared with
+the first kernel's stock (their rows have kernel null). Every result row, the
+summary (a section per kernel) and the meta (guest_kernels: package and
+version of each) name the kernels.
 
 Configurations:
   stock      unpatched qemu-system-arm, no plugin
@@ -33,8 +45,8 @@ and, from every guest run, the boot time: kernel start to init (the init's
 "@@HSPT time kernel-to-init" line, guest clock), summarised per
 configuration over all its runs.
 Each configuration is run --runs times (default 3), interleaved (run 1 of
-every configuration, then run 2, ...), so that drifts in the machine's
-speed hit all configurations alike. Medians and ratios are reported.
+every configuration under every kernel, then run 2, ...), so that drifts in
+the machine's speed hit all configurations alike. Medians and ratios are reported.
 Results go to DIR (default bench/results): a JSON file with every sample
 and a Markdown summary, named by date.
 """
@@ -91,6 +103,10 @@ DEFAULT_CONFIGS = ["stock", "defaults", "defaults+accesses=off", "defaults+acces
                    "defaults+recheck_blocks=off", "defaults+kernel_code_walks=off",
                    "defaults+branch_cache=off", "off", "off+precise=off", "user", "native"]
 DEFAULTS = "defaults"
+# The configurations the kernels after the first run by default.
+DEFAULT_OTHER_CONFIGS = ["stock", DEFAULTS]
+# The configurations that run no guest kernel.
+NO_KERNEL = ("user", "native")
 TIME_RE = re.compile(r"^@@HSPT time (\S+) ms=(\d+)", re.M)
 BOOT_TIME = "kernel-to-init"
 RESULT_RE = re.compile(r"^@@HSPT result .*$", re.M)
@@ -115,10 +131,34 @@ def host_cpu():
     return platform.processor() or "unknown"
 
 
-def run_system(workload, config, timeout):
+def guest_kernels():
+    """The kernels of guest/kernels, the default first: [(name, image)]."""
+    with open(os.path.join(TOP, "guest/kernels")) as f:
+        return [(ln.split()[0], ln.split()[3]) for ln in f if ln.strip() and not ln.startswith("#")]
+
+
+def default_kernel():
+    return guest_kernels()[0][0]
+
+
+def kernel_packages():
+    """{name: {"image", "package", "version"}} of the images build/guest/MANIFEST lists."""
+    out = {}
+    try:
+        with open(os.path.join(TOP, "build/guest/MANIFEST")) as f:
+            for ln in f:
+                w = ln.split()
+                if len(w) == 5 and w[0] == "kernel":
+                    out[w[1]] = {"image": w[2], "package": w[3], "version": w[4]}
+    except OSError:
+        pass
+    return out
+
+
+def run_system(workload, config, timeout, kernel):
     """One guest boot running `workload`; returns (guest_ms, wall_s, results, boot_ms)."""
     cmd = [os.path.join(TOP, "scripts/run-guest.sh"), "--quiet", "--timeout", str(timeout),
-           "--log", os.path.join(TOP, "build/logs/bench.log")]
+           "--kernel", kernel, "--log", os.path.join(TOP, "build/logs/bench.log")]
     if config == "stock":
         cmd += ["--qemu", "stock", "--no-plugin"]
     else:
@@ -215,6 +255,8 @@ def main():
     ap.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", 3)))
     ap.add_argument("--workloads", default=os.environ.get("WORKLOADS", ",".join(sum(GROUPS.values(), []))))
     ap.add_argument("--configs", default=os.environ.get("CONFIGS", ",".join(DEFAULT_CONFIGS)))
+    ap.add_argument("--kernels", default=os.environ.get("KERNELS", f"{default_kernel()},trixie-lpae"))
+    ap.add_argument("--other-configs", default=os.environ.get("OTHER_CONFIGS", ",".join(DEFAULT_OTHER_CONFIGS)))
     ap.add_argument("--out", default=os.path.join(TOP, "bench/results"))
     ap.add_argument("--timeout", type=int, default=900)
     ap.add_argument("--render", metavar="JSON",
@@ -224,57 +266,84 @@ def main():
     if a.render:
         with open(a.render) as f:
             data = json.load(f)
-        rows = data["rows"]
+        rows, meta = data["rows"], data["meta"]
+        # Files from before the kernels were recorded ran the default kernel.
+        for r in rows:
+            r.setdefault("kernel", None if r["config"] in NO_KERNEL else default_kernel())
+        if "boot_ms_median_by_kernel" not in meta:
+            meta["boot_ms_median_by_kernel"] = {default_kernel(): meta.get("boot_ms_median", {})}
         workloads = list(dict.fromkeys(r["workload"] for r in rows))
-        configs = list(dict.fromkeys(r["config"] for r in rows))
-        report(data["meta"], rows, workloads, configs, a.render[:-len(".json")] if a.render.endswith(".json")
+        kernels = (list(meta.get("guest_kernels") or {}) or
+                   list(dict.fromkeys(r["kernel"] for r in rows if r["kernel"])) or [default_kernel()])
+        report(meta, rows, workloads, kernels, a.render[:-len(".json")] if a.render.endswith(".json")
                else a.render)
         return
     if a.runs < 1:
         ap.error("--runs must be at least 1")
     workloads = [w for w in a.workloads.split(",") if w]
     configs = [c for c in a.configs.split(",") if c]
+    other_configs = configs if a.other_configs == "all" else [c for c in a.other_configs.split(",") if c]
+    kernels = list(dict.fromkeys(k for k in a.kernels.split(",") if k))
     for w in workloads:
         if not os.access(os.path.join(TOP, "guest/workloads", w), os.X_OK):
             ap.error(f"no workload '{w}' in guest/workloads")
-    for c in configs:
+    for c in configs + other_configs:
         if c not in ("stock", "user", "native") and \
                 not re.fullmatch(r"(defaults|baseline|off|slots=\d+)(\+[a-z_]+=[a-z0-9]+)*", c):
             ap.error(f"unknown configuration '{c}' (stock, defaults, baseline, off, slots=N, user, native; "
                      "defaults, off and slots=N take more plugin arguments after '+', "
                      "e.g. defaults+precise=off)")
+    images = dict(guest_kernels())
+    if not kernels:
+        ap.error("no kernel named (--kernels, KERNELS=)")
+    for k in kernels:
+        if k not in images:
+            ap.error(f"unknown guest kernel '{k}' (valid: {' '.join(images)})")
+        if not os.path.exists(os.path.join(TOP, "build/guest", images[k])):
+            ap.error(f"build/guest/{images[k]} is missing: run 'scripts/build-guest.sh --kernel {k}' "
+                     f"(or make guest KERNEL={k})")
 
-    plan = [(w, c) for w in workloads for c in configs
+    # (kernel, workload, config); kernel None: user mode and native, which
+    # run no guest kernel, once.
+    configs_by_kernel = {k: [c for c in (configs if i == 0 else other_configs) if i == 0 or c not in NO_KERNEL]
+                         for i, k in enumerate(kernels)}
+    plan = [(None if c in NO_KERNEL else k, w, c) for w in workloads for k in kernels for c in configs_by_kernel[k]
             if (c != "user" or w in USER_COMMANDS) and (c != "native" or w in NATIVE_COMMANDS)]
     tmp = tempfile.mkdtemp(prefix="hspt-bench.")
-    samples = {(w, c): [] for w, c in plan}
+    samples = {key: [] for key in plan}
     total = len(plan) * a.runs
     started = time.monotonic()
     n = 0
     for r in range(a.runs):
-        for w, c in plan:
+        for k, w, c in plan:
             n += 1
-            print(f"[{n}/{total}] run {r + 1}: {w} under {c} ...", end="", flush=True, file=sys.stderr)
+            print(f"[{n}/{total}] run {r + 1}: {w} under {c}{f', kernel {k}' if k else ''} ...", end="", flush=True,
+                  file=sys.stderr)
             if c == "user":
                 guest_ms, wall, results, boot_ms = run_user(w, a.timeout, tmp)
             elif c == "native":
                 guest_ms, wall, results, boot_ms = run_native(w, a.timeout, tmp)
             else:
-                guest_ms, wall, results, boot_ms = run_system(w, c, a.timeout)
-            samples[(w, c)].append({"guest_ms": guest_ms, "wall_s": round(wall, 3), "results": results,
-                                    "boot_ms": boot_ms})
+                guest_ms, wall, results, boot_ms = run_system(w, c, a.timeout, k)
+            samples[(k, w, c)].append({"guest_ms": guest_ms, "wall_s": round(wall, 3), "results": results,
+                                       "boot_ms": boot_ms})
             done = time.monotonic() - started
             print(f" guest {guest_ms} ms, wall {wall:.2f} s (about {done / n * (total - n) / 60:.0f} min left)",
                   file=sys.stderr)
     elapsed = time.monotonic() - started
 
-    # The oracle holds in benchmarks too: identical results everywhere.
-    for w in workloads:
-        sets = {tuple(s["results"]) for (ww, _), ss in samples.items() if ww == w for s in ss}
-        if len(sets) != 1:
-            raise SystemExit(f"bench: {w} gave different results across configurations: {sets}")
+    # The oracle holds in benchmarks too: identical results everywhere,
+    # under each kernel (user mode and native are held to the first's).
+    for k in kernels:
+        for w in workloads:
+            sets = {tuple(s["results"]) for (kk, ww, _), ss in samples.items()
+                    if ww == w and (kk == k or (kk is None and k == kernels[0])) for s in ss}
+            if len(sets) > 1:
+                raise SystemExit(f"bench: {w} gave different results across configurations under kernel {k}: "
+                                 f"{sets}")
 
     date = datetime.datetime.now(datetime.timezone.utc)
+    packages = kernel_packages()
     meta = {
         "date": date.isoformat(timespec="seconds"),
         "host_cpu": host_cpu(),
@@ -283,53 +352,87 @@ def main():
         "qemu": qemu_version(),
         "runs": a.runs,
         "elapsed_s": round(elapsed, 1),
-        # The effective options (RUNS=, CONFIGS=, WORKLOADS= of `make bench`
-        # arrive through the environment, not argv).
+        # The guest kernels, in the order of the summary: the image and the
+        # Debian package (build/guest/MANIFEST), and what each ran.
+        "guest_kernels": {k: {**packages.get(k, {"image": images[k]}), "configs": configs_by_kernel[k]}
+                          for k in kernels},
+        # The effective options (RUNS=, CONFIGS=, WORKLOADS=, KERNELS=,
+        # OTHER_CONFIGS= of `make bench` arrive through the environment,
+        # not argv).
         "command": f"scripts/bench.py --runs {a.runs} --workloads {','.join(workloads)} "
-                   f"--configs {','.join(configs)}",
+                   f"--configs {','.join(configs)} --kernels {','.join(kernels)}"
+                   + (f" --other-configs {','.join(other_configs)}" if len(kernels) > 1 else ""),
     }
-    if any(c.split("+")[0] == "baseline" for c in configs):
+    if any(c.split("+")[0] == "baseline" for cs in configs_by_kernel.values() for c in cs):
         meta["baseline_plugin"] = baseline_plugin()
         meta["baseline_qemu"] = os.environ.get("BASELINE_QEMU") or None
     rows = []
     for w in workloads:
-        base = median(s["guest_ms"] for s in samples.get((w, "stock"), []))
-        base_wall = median(s["wall_s"] for s in samples.get((w, "stock"), []))
-        for c in configs:
-            if (w, c) not in samples:
-                continue
-            ss = samples[(w, c)]
-            g, wl = median(s["guest_ms"] for s in ss), median(s["wall_s"] for s in ss)
-            rows.append({
-                "workload": w, "config": c, "guest_ms_median": g, "wall_s_median": wl,
-                "speedup_vs_stock": round(base / g, 3) if base and g else None,
-                "wall_speedup_vs_stock": (round(base_wall / wl, 3) if base_wall and wl
-                                          and c not in ("user", "native") else None),
-                "samples": ss,
-            })
+        for k in kernels:
+            stock = samples.get((k, w, "stock"), [])
+            base = median(s["guest_ms"] for s in stock)
+            base_wall = median(s["wall_s"] for s in stock)
+            for c in configs_by_kernel[k]:
+                kk = None if c in NO_KERNEL else k
+                if (kk, w, c) not in samples:
+                    continue
+                ss = samples[(kk, w, c)]
+                g, wl = median(s["guest_ms"] for s in ss), median(s["wall_s"] for s in ss)
+                rows.append({
+                    "kernel": kk, "workload": w, "config": c, "guest_ms_median": g, "wall_s_median": wl,
+                    "speedup_vs_stock": round(base / g, 3) if base and g else None,
+                    "wall_speedup_vs_stock": (round(base_wall / wl, 3) if base_wall and wl
+                                              and c not in NO_KERNEL else None),
+                    "samples": ss,
+                })
 
     os.makedirs(a.out, exist_ok=True)
-    meta["boot_ms_median"] = {c: median(s["boot_ms"] for (_, cc), ss in samples.items() if cc == c for s in ss)
-                              for c in configs}
-    report(meta, rows, workloads, configs, os.path.join(a.out, date.strftime("%Y-%m-%dT%H%M%SZ")))
+    meta["boot_ms_median_by_kernel"] = {
+        k: {c: median(s["boot_ms"] for (kk, _, cc), ss in samples.items() if kk == k and cc == c for s in ss)
+            for c in configs_by_kernel[k] if c not in NO_KERNEL}
+        for k in kernels}
+    # The default kernel's, as files before the kernels were recorded had it.
+    meta["boot_ms_median"] = meta["boot_ms_median_by_kernel"].get(default_kernel(), {})
+    report(meta, rows, workloads, kernels, os.path.join(a.out, date.strftime("%Y-%m-%dT%H%M%SZ")))
 
 
-def report(meta, rows, workloads, configs, stem):
-    """Writes STEM.json (samples, medians, groups, bar checks), STEM.md and
-    the plot, and prints the summary."""
-    groups = group_summary(rows, workloads, configs)
-    checks = bar_checks(rows, groups, meta.get("boot_ms_median", {}))
+def kernel_rows(rows, kernel, first):
+    """The rows of one kernel's section: its own, and with the first kernel
+    user mode's and native's (compared with its stock)."""
+    return [r for r in rows if r["kernel"] == kernel or (r["kernel"] is None and kernel == first)]
+
+
+def kernel_title(meta, kernel):
+    k = (meta.get("guest_kernels") or {}).get(kernel) or {}
+    return f"{kernel} ({k['package']} {k['version']})" if k.get("package") else kernel
+
+
+def report(meta, rows, workloads, kernels, stem):
+    """Writes STEM.json (samples, medians, groups per kernel, bar checks),
+    STEM.md and the plot, and prints the summary: the bars and README's
+    table for the default kernel, then a section per kernel."""
+    first = kernels[0]
+    default = default_kernel()
+    section = {k: kernel_rows(rows, k, first) for k in kernels}
+    configs = {k: list(dict.fromkeys(r["config"] for r in section[k])) for k in kernels}
+    boots = meta.get("boot_ms_median_by_kernel") or {}
+    groups = {k: group_summary(section[k], workloads, configs[k]) for k in kernels}
+    # The bars are the default kernel's (bench/HISTORY.md): judged on its runs only.
+    checks = bar_checks(section[default], groups[default], boots.get(default, {})) if default in kernels else []
     with open(stem + ".json", "w") as f:
         json.dump({"meta": meta, "rows": rows, "groups": groups, "checks": checks}, f, indent=2)
     plot = None
-    if any(g["by_slots"] for g in groups.values()):
+    series = [(name if k == first else f"{name} ({k})", g["by_slots"])
+              for k in kernels for name, g in groups[k].items() if g["by_slots"]]
+    if series:
         plot = stem + "-slots.svg"
         with open(plot, "w") as f:
-            f.write(svg_plot(groups, meta))
+            f.write(svg_plot(series, meta))
     md = [f"# Benchmark {meta['date']}", "",
           f"- command: `{meta['command']}`",
           f"- host: {meta['host_cpu']}, {meta['host_cores']} cores, Linux {meta['kernel']}",
           f"- QEMU: {meta['qemu']}",
+          f"- guest kernels: {', '.join(kernel_title(meta, k) for k in kernels)}",
           f"- {meta['runs']} runs per configuration, medians; total time {meta['elapsed_s'] / 60:.1f} min",
           "- time = the workload's own time (guest clock, `@@HSPT time` lines); wall = whole QEMU run, boot included",
           "- stock = unpatched QEMU; defaults = patched QEMU with the plugin's default settings; "
@@ -339,43 +442,52 @@ def report(meta, rows, workloads, configs, stem):
     if meta.get("baseline_plugin"):
         md[-1:-1] = [f"- baseline: {meta.get('baseline_note') or ''} (plugin {meta['baseline_plugin']}, "
                      f"QEMU {meta.get('baseline_qemu') or 'this run'})"]
-    md += bar_lines(checks)
-    md += readme_table(groups, meta.get("boot_ms_median", {}))
-    md += baseline_lines(rows, groups, configs)
-    first = [r for r in rows if r["config"] == DEFAULTS and r["speedup_vs_stock"]]
-    if first:
-        md += ["", "Default settings against stock QEMU:", "", "| workload | stock | defaults | speedup |",
-               "| --- | ---: | ---: | ---: |"]
-        stock = {r["workload"]: r["guest_ms_median"] for r in rows if r["config"] == "stock"}
-        md += [f"| {r['workload']} | {stock[r['workload']]:.0f} ms | {r['guest_ms_median']:.0f} ms | "
-               f"{r['speedup_vs_stock']:.2f}x |" for r in first]
-    md += ["", "All configurations:", "",
-          "| workload | config | time | speedup vs stock | wall | wall speedup |",
-          "| --- | --- | ---: | ---: | ---: | ---: |"]
-    for r in rows:
-        g = f"{r['guest_ms_median']:.0f} ms" if r["guest_ms_median"] is not None else "-"
-        sp = f"{r['speedup_vs_stock']:.2f}x" if r["speedup_vs_stock"] else "-"
-        wsp = f"{r['wall_speedup_vs_stock']:.2f}x" if r["wall_speedup_vs_stock"] else "-"
-        md.append(f"| {r['workload']} | {r['config']} | {g} | {sp} | {r['wall_s_median']:.2f} s | {wsp} |")
-    md += ["", "Geometric mean of the speedup over stock, per group:", "",
-           "| group | " + " | ".join(configs) + " |", "| --- |" + " ---: |" * len(configs)]
-    for name, g in groups.items():
-        cells = [f"{g['geomean'][c]:.2f}x" if g["geomean"].get(c) else "-" for c in configs]
-        md.append(f"| {name} | " + " | ".join(cells) + " |")
-    boot = meta.get("boot_ms_median") or {}
-    if any(boot.values()):
-        md += ["", "Boot, kernel start to init (guest clock), median over every run of the configuration:", "",
-               "| config | boot | speedup vs stock |", "| --- | ---: | ---: |"]
-        for c in configs:
-            if boot.get(c):
-                sp = f"{boot['stock'] / boot[c]:.2f}x" if boot.get("stock") else "-"
-                md.append(f"| {c} | {boot[c]:.0f} ms | {sp} |")
+    if default in kernels and checks:
+        md += [f"Kernel {default}, the default guest:", ""]
+        md += bar_lines(checks)
+        md += readme_table(groups[default], boots.get(default, {}))
+    for k in kernels:
+        md += kernel_section(k, kernel_title(meta, k), section[k], groups[k], configs[k], boots.get(k, {}))
     if plot:
         md += ["", f"![speedup against the number of windows]({os.path.basename(plot)})"]
     with open(stem + ".md", "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))
     print(f"\nbench: results in {stem}.json and {stem}.md")
+
+
+def kernel_section(kernel, title, rows, groups, configs, boot):
+    """One kernel's part of the summary."""
+    md = ["", f"## Kernel {title}"]
+    md += baseline_lines(rows, groups, configs)
+    first = [r for r in rows if r["config"] == DEFAULTS and r["speedup_vs_stock"]]
+    if first:
+        md += ["", f"Default settings against stock QEMU (kernel {kernel}):", "",
+               "| workload | stock | defaults | speedup |", "| --- | ---: | ---: | ---: |"]
+        stock = {r["workload"]: r["guest_ms_median"] for r in rows if r["config"] == "stock"}
+        md += [f"| {r['workload']} | {stock[r['workload']]:.0f} ms | {r['guest_ms_median']:.0f} ms | "
+               f"{r['speedup_vs_stock']:.2f}x |" for r in first]
+    md += ["", f"All configurations (kernel {kernel}):", "",
+           "| workload | config | time | speedup vs stock | wall | wall speedup |",
+           "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        g = f"{r['guest_ms_median']:.0f} ms" if r["guest_ms_median"] is not None else "-"
+        sp = f"{r['speedup_vs_stock']:.2f}x" if r["speedup_vs_stock"] else "-"
+        wsp = f"{r['wall_speedup_vs_stock']:.2f}x" if r["wall_speedup_vs_stock"] else "-"
+        md.append(f"| {r['workload']} | {r['config']} | {g} | {sp} | {r['wall_s_median']:.2f} s | {wsp} |")
+    md += ["", f"Geometric mean of the speedup over stock, per group (kernel {kernel}):", "",
+           "| group | " + " | ".join(configs) + " |", "| --- |" + " ---: |" * len(configs)]
+    for name, g in groups.items():
+        cells = [f"{g['geomean'][c]:.2f}x" if g["geomean"].get(c) else "-" for c in configs]
+        md.append(f"| {name} | " + " | ".join(cells) + " |")
+    if any(boot.values()):
+        md += ["", f"Boot, kernel start to init (guest clock), median over every run of the configuration "
+               f"(kernel {kernel}):", "", "| config | boot | speedup vs stock |", "| --- | ---: | ---: |"]
+        for c in configs:
+            if boot.get(c):
+                sp = f"{boot['stock'] / boot[c]:.2f}x" if boot.get("stock") else "-"
+                md.append(f"| {c} | {boot[c]:.0f} ms | {sp} |")
+    return md
 
 
 def geomean(xs):
@@ -485,10 +597,10 @@ def bar_checks(rows, groups, boot):
     return checks
 
 
-def svg_plot(groups, meta):
-    """Speedup over stock against the number of windows (log scale)."""
+def svg_plot(series, meta):
+    """Speedup over stock against the number of windows (log scale), one
+    line per (name, {slots: speedup}) of series."""
     w, h, left, bottom, top, right = 640, 400, 60, 50, 40, 150
-    series = [(n, g["by_slots"]) for n, g in groups.items() if g["by_slots"]]
     ymax = max(max(v.values()) for _, v in series)
     ymax = max(1.2, math.ceil(ymax * 5 + 0.5) / 5)
     xs = sorted({k for _, v in series for k in v})

@@ -1,16 +1,39 @@
 #!/usr/bin/env bash
-# Build the default guest: Debian bookworm's armhf armmp kernel, and an
-# initramfs with busybox, the project's own test programs (static), a few
-# real Debian armhf programs with their libraries, and the init that runs
-# the workload named on the kernel command line (guest/init).
+# Build the guest: one of Debian's armhf kernels (guest/kernels), and an
+# initramfs, the same for every kernel, with busybox, the project's own test
+# programs (static), a few real Debian 12 armhf programs with their
+# libraries, and the init that runs the workload named on the kernel command
+# line (guest/init).
 #
-# Output: build/guest/zImage, build/guest/initrd.cpio.gz, build/guest/MANIFEST
-# Cached: rebuilt only when an input changes (the stamp hashes them all);
-# reproducible: package versions are pinned in MANIFEST on first build and
+# usage: scripts/build-guest.sh [--kernel NAME[,NAME...]|all]
+#   NAME is a kernel of guest/kernels: bookworm (the default: Debian 12's
+#   armmp), trixie (Debian 13's armmp), trixie-lpae (Debian 13's armmp-lpae,
+#   long-descriptor page tables); also from the environment, KERNEL=NAME.
+# Output: build/guest/initrd.cpio.gz, the kernel's image (build/guest/zImage
+# for bookworm, build/guest/zImage-NAME for the others), build/guest/MANIFEST
+# (every image built, with its kernel package and version; the initramfs's
+# packages and programs).
+# Cached: each part rebuilt only when an input changes (the stamps hash
+# them); reproducible: package versions are pinned on first build and
 # reused, file times and order in the cpio are fixed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+source scripts/guest-kernels.sh
+kernels=${KERNEL:-$(kernel_names | head -n1)}
+usage() { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) [ $# -ge 2 ] || usage 2 >&2; kernels=$2; shift 2 ;;
+	--kernel=*) kernels=${1#--kernel=}; shift ;;
+	-h|--help) usage 0 ;;
+	*) echo "build-guest: unknown argument $1" >&2; usage 2 >&2 ;;
+	esac
+done
+[ "$kernels" = all ] && kernels=$(kernel_names | paste -sd,)
+IFS=, read -ra kernels <<< "$kernels"
+[ ${#kernels[@]} -gt 0 ] || { echo "build-guest: no kernel named" >&2; exit 2; }
+for k in "${kernels[@]}"; do check_kernel build-guest "$k"; done
 out=build/guest
 debs="${HSPT_CACHE:=$HOME/.cache/hspt}/downloads/debs"
 pins="$HSPT_CACHE/guest-pins"
@@ -28,80 +51,155 @@ PKGS="busybox-static gzip bzip2 libbz2-1.0 xz-utils liblzma5 sqlite3 libsqlite3-
 CC=arm-linux-gnueabihf-gcc
 CFLAGS="-O2 -static -Wall -Wextra -Werror"
 
-inputs_hash() {
-	{ cat scripts/build-guest.sh guest/init guest/workloads/* tests/guest/*.c tests/guest/*.h 2>/dev/null
-	  selected_pins; } | sha256sum | cut -c1-16
+# The pins ($HSPT_CACHE/guest-pins), one "PACKAGE=VERSION" a line: the
+# bookworm kernel's package is the first untagged linux-image- line (the
+# format of the first versions of this script, which other checkouts sharing
+# the cache still read), the other kernels' lines carry their name first,
+# "trixie-lpae linux-image-6.12.117+deb13-armmp-lpae=6.12.117-1", then the
+# packages of PKGS (pins of packages since dropped from PKGS stay, unused).
+kernel_pin() {
+	if [ "$1" = bookworm ]; then
+		grep '^linux-image-[^=]*=' "$pins" | head -n1
+	else
+		sed -n "s/^$1 \(linux-image-[^=]*=.*\)/\1/p" "$pins" | head -n1
+	fi
 }
-# The pinned versions of the packages this guest uses: the kernel, then PKGS
-# in order (pins of packages since dropped from PKGS stay in the file, unused).
-selected_pins() {
-	grep '^linux-image-[^=]*=' "$pins" | head -n1
-	for p in $PKGS; do grep -m1 "^$p=" "$pins"; done
+package_pins() { for p in $PKGS; do grep -m1 "^$p=" "$pins"; done; }
+initrd_hash() {
+	{ cat scripts/build-guest.sh guest/init guest/workloads/* tests/guest/*.c tests/guest/*.h 2>/dev/null
+	  package_pins; } | sha256sum | cut -c1-16
+}
+deb_of() { echo "$debs/${1%%=*}_$(echo "${1#*=}" | sed 's/:/%3a/g')_armhf.deb"; }
+image_of() { echo "$out/$(kernel_field "$1" 4)"; }
+# What MANIFEST says about a kernel's image (also its stamp).
+kernel_line() { local p; p=$(kernel_pin "$1"); echo "kernel $1 $(kernel_field "$1" 4) ${p%%=*} ${p#*=}"; }
+
+# The version apt would install of PACKAGE:armhf now (bookworm: the suites
+# at the default priority; the trixie entry is pinned below them).
+candidate() {
+	local v
+	v=$(apt-cache policy "$1:armhf" | sed -n 's/ *Candidate: //p')
+	[ -n "$v" ] && [ "$v" != "(none)" ] || { echo "hspt: package $1:armhf not available from apt" >&2; exit 1; }
+	echo "$v"
+}
+# The kernel package (PACKAGE=VERSION) that NAME's metapackage depends on in
+# NAME's suite: bookworm's candidate, or the version of another suite
+# explicitly (apt-cache madison: the suite's own entry, never its -security
+# or -updates one).
+resolve_kernel() {
+	local suite meta v dep
+	suite=$(kernel_field "$1" 2) meta=$(kernel_field "$1" 3)
+	if [ "$suite" = bookworm ]; then
+		v=$(candidate "$meta") || exit 1
+	else
+		v=$(apt-cache madison "$meta:armhf" 2>/dev/null |
+			awk -F' *[|] *' -v s=" $suite/main armhf " 'index($3, s) { print $2; exit }')
+		[ -n "$v" ] || { echo "hspt: $meta:armhf of Debian '$suite' is not available from apt" \
+			"(scripts/apt-sources.sh --trixie-armhf adds it)" >&2; exit 1; }
+	fi
+	dep=$(apt-cache show "$meta:armhf=$v" 2>/dev/null |
+		sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*\) (= \([^)]*\)).*/\1=\2/p' | head -n1)
+	[ -n "$dep" ] || { echo "hspt: cannot find the kernel package of $meta:armhf=$v (Debian '$suite')" >&2; exit 1; }
+	echo "$dep"
+}
+apt_sources() {
+	local k
+	for k in "${kernels[@]}"; do
+		[ "$(kernel_field "$k" 2)" = bookworm ] || { scripts/apt-sources.sh --trixie-armhf; return; }
+	done
+	scripts/apt-sources.sh
 }
 
 # Pin package versions once per machine (kept in the cache: remove
 # $HSPT_CACHE/guest-pins to take newer ones), so rebuilds are identical. A
-# package added to PKGS later is pinned (appended) on the next build; the
-# versions already pinned are kept.
+# package added to PKGS, or a kernel built for the first time, is pinned on
+# the next build; the versions already pinned are kept.
 touch "$pins"
 missing=()
-grep -q '^linux-image-' "$pins" || missing+=(KERNEL)
+for k in "${kernels[@]}"; do
+	[ -n "$(kernel_pin "$k")" ] || missing+=("kernel:$k")
+done
 for p in $PKGS; do
 	grep -q "^$p=" "$pins" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-	scripts/apt-sources.sh
-	pin() {
-		local v
-		v=$(apt-cache policy "$1:armhf" | sed -n 's/ *Candidate: //p')
-		[ -n "$v" ] && [ "$v" != "(none)" ] || { echo "hspt: package $1:armhf not available from apt" >&2; exit 1; }
-		echo "$1=$v"
-	}
+	apt_sources
+	first="" new=()
+	for m in "${missing[@]}"; do
+		case "$m" in
+		kernel:bookworm) first=$(resolve_kernel bookworm) ;;
+		kernel:*) r=$(resolve_kernel "${m#kernel:}"); new+=("${m#kernel:} $r") ;;
+		*) r=$(candidate "$m"); new+=("$m=$r") ;;
+		esac
+	done
 	{
-		if [ "${missing[0]}" = KERNEL ]; then
-			kpkg=$(apt-cache depends linux-image-armmp:armhf 2>/dev/null | sed -n 's/.*Depends: \(linux-image-[^:]*\).*/\1/p' | head -n1)
-			[ -n "$kpkg" ] || { echo "hspt: cannot find Debian's armhf armmp kernel (linux-image-armmp:armhf)" >&2; exit 1; }
-			pin "$kpkg"
-			missing=("${missing[@]:1}")
-		fi
+		# The bookworm kernel's line first, as the first versions wrote it.
+		[ -z "$first" ] || echo "$first"
 		cat "$pins"
-		for p in "${missing[@]}"; do pin "$p"; done
+		for l in "${new[@]}"; do echo "$l"; done
 	} > "$pins.tmp"
-	echo "hspt: pinned the versions of $(($(wc -l < "$pins.tmp") - $(wc -l < "$pins"))) guest package(s) in $pins"
+	echo "hspt: pinned the versions of ${#missing[@]} guest package(s) in $pins"
 	mv "$pins.tmp" "$pins"
 fi
-stamp=$(inputs_hash)
-if [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ] && [ -f "$out/zImage" ] && [ -f "$out/initrd.cpio.gz" ]; then
-	exit 0
-fi
-echo "hspt: building the guest (kernel, busybox, test programs, Debian armhf programs)"
+
+# What is out of date: the initramfs, and each kernel's image.
+stamp=$(initrd_hash)
+build_initrd=1 build_kernels=()
+[ "$(cat "$out/.stamp-initrd" 2>/dev/null)" = "$stamp" ] && [ -f "$out/initrd.cpio.gz" ] && build_initrd=0
+for k in "${kernels[@]}"; do
+	[ "$(cat "$out/.stamp-kernel-$k" 2>/dev/null)" = "$(kernel_line "$k")" ] && [ -f "$(image_of "$k")" ] ||
+		build_kernels+=("$k")
+done
+[ "$build_initrd" = 1 ] || [ ${#build_kernels[@]} -gt 0 ] || exit 0
 
 # 1. Packages (downloaded once into the cache).
 need=()
-while IFS='=' read -r p v; do
-	ls "$debs/${p}_${v//:/%3a}_armhf.deb" >/dev/null 2>&1 || need+=("$p:armhf=$v")
-done < <(selected_pins)
+{ [ "$build_initrd" = 0 ] || package_pins
+  for k in "${build_kernels[@]}"; do kernel_pin "$k"; done; } > "$out/.selected"
+while read -r pv; do
+	[ -f "$(deb_of "$pv")" ] || need+=("${pv%%=*}:armhf=${pv#*=}")
+done < "$out/.selected"
 if [ ${#need[@]} -gt 0 ]; then
-	scripts/apt-sources.sh
+	apt_sources
 	echo "hspt: downloading ${#need[@]} armhf packages"
 	(cd "$debs" && apt-get download -q "${need[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
 fi
+while read -r pv; do
+	[ -f "$(deb_of "$pv")" ] || { echo "hspt: download of ${pv%%=*}:armhf=${pv#*=} failed" >&2; exit 1; }
+done < "$out/.selected"
+rm -f "$out/.selected"
 
+# 2. The kernels: the image in each package.
+for k in "${build_kernels[@]}"; do
+	image=$(image_of "$k")
+	echo "hspt: guest kernel $k: $(kernel_pin "$k") ($image)"
+	dpkg-deb --fsys-tarfile "$(deb_of "$(kernel_pin "$k")")" | tar -xO --wildcards './boot/vmlinuz-*' > "$image.tmp"
+	[ -s "$image.tmp" ] || { echo "hspt: no kernel image in $(deb_of "$(kernel_pin "$k")")" >&2; exit 1; }
+	mv "$image.tmp" "$image"
+	kernel_line "$k" > "$out/.stamp-kernel-$k"
+done
+
+# MANIFEST: every kernel image there is, then the initramfs's contents.
+manifest() {
+	local k
+	for k in $(kernel_names); do
+		[ -f "$out/.stamp-kernel-$k" ] && [ -f "$(image_of "$k")" ] && cat "$out/.stamp-kernel-$k"
+	done
+	cat "$out/.manifest-initrd" 2>/dev/null || true
+}
+if [ "$build_initrd" = 0 ]; then
+	manifest > "$out/MANIFEST"
+	echo "hspt: guest ready: $(for k in "${build_kernels[@]}"; do echo -n "$(image_of "$k") "; done)(initramfs unchanged)"
+	exit 0
+fi
+# 3. The initramfs: Debian's packages unpacked.
+echo "hspt: building the guest's initramfs (busybox, test programs, Debian armhf programs)"
 root="$out/root"
 rm -rf "$root" && mkdir -p "$root"
-while IFS='=' read -r p v; do
-	deb="$debs/${p}_${v//:/%3a}_armhf.deb"
-	[ -f "$deb" ] || { echo "hspt: download of $p:armhf=$v failed" >&2; exit 1; }
-	case "$p" in
-	linux-image-*)
-		dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards './boot/vmlinuz-*' > "$out/zImage.tmp"
-		echo "kernel $p $v" > "$out/MANIFEST.tmp";;
-	*) dpkg-deb -x "$deb" "$root";;
-	esac
-done < <(selected_pins)
-selected_pins | sed 1d | sed 's/^/package /' >> "$out/MANIFEST.tmp"
+package_pins | while read -r pv; do dpkg-deb -x "$(deb_of "$pv")" "$root"; done
+package_pins | sed 's/^/package /' > "$out/.manifest-initrd.tmp"
 
-# 2. Layout: busybox provides the shell and tools; Debian's usrmerge layout
+# 4. Layout: busybox provides the shell and tools; Debian's usrmerge layout
 #    for libraries (lib -> usr/lib).
 for d in bin sbin lib; do
 	if [ -d "$root/$d" ] && [ ! -L "$root/$d" ]; then
@@ -114,7 +212,7 @@ mv "$root/usr/bin/busybox" "$root/hspt/bin/busybox"
 # Applet links are made at boot (busybox --install), which does not
 # replace the Debian programs.
 
-# 3. Every dynamic program finds its libraries, and they theirs (or the
+# 5. Every dynamic program finds its libraries, and they theirs (or the
 #    build fails here, naming the program and the missing library).
 libdirs=("$root/usr/lib/arm-linux-gnueabihf" "$root/usr/lib")
 find_lib() {
@@ -140,21 +238,22 @@ for f in "$root"/usr/bin/* "$root"/usr/sbin/*; do
 	done
 done
 
-# 4. The project's own test programs, static.
+# 6. The project's own test programs, static.
 for c in tests/guest/*.c; do
 	b=$(basename "$c" .c)
 	$CC $CFLAGS -o "$root/hspt/bin/$b" "$c"
-	echo "program $b $(sha256sum < "$c" | cut -c1-16)" >> "$out/MANIFEST.tmp"
+	echo "program $b $(sha256sum < "$c" | cut -c1-16)" >> "$out/.manifest-initrd.tmp"
 done
 cp guest/init "$root/init" && chmod 755 "$root/init"
 cp guest/workloads/* "$root/hspt/workloads/"
 chmod 755 "$root"/hspt/workloads/*
 
-# 5. A reproducible cpio: fixed order, times and owners.
+# 7. A reproducible cpio: fixed order, times and owners.
 find "$root" -exec touch -h -d @0 {} +
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n > "$out/initrd.cpio.gz.tmp"
-mv "$out/zImage.tmp" "$out/zImage"
 mv "$out/initrd.cpio.gz.tmp" "$out/initrd.cpio.gz"
-mv "$out/MANIFEST.tmp" "$out/MANIFEST"
-echo "$stamp" > "$out/.stamp"
-echo "hspt: guest ready: $out/zImage, $out/initrd.cpio.gz ($(du -h "$out/initrd.cpio.gz" | cut -f1))"
+mv "$out/.manifest-initrd.tmp" "$out/.manifest-initrd"
+echo "$stamp" > "$out/.stamp-initrd"
+rm -f "$out/.stamp"  # the single stamp of the first versions
+manifest > "$out/MANIFEST"
+echo "hspt: guest ready: $(for k in "${kernels[@]}"; do echo -n "$(image_of "$k"), "; done)$out/initrd.cpio.gz ($(du -h "$out/initrd.cpio.gz" | cut -f1))"

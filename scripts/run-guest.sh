@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Boot the default guest and run one workload.
+# Boot the guest and run one workload.
 #
 # usage: scripts/run-guest.sh [options] WORKLOAD
+#   --kernel NAME       the guest kernel (guest/kernels): bookworm (default,
+#                       Debian 12's armmp), trixie (Debian 13's armmp),
+#                       trixie-lpae (Debian 13's armmp-lpae: LPAE, which the
+#                       accelerator runs through the softmmu for now); also
+#                       from the environment, KERNEL=NAME
 #   --qemu hspt|stock   which qemu-system-arm (default hspt: the patched one)
 #   --no-plugin         run without the HSPT plugin
 #   --plugin ARGS       extra plugin arguments, comma-separated key=value
 #   --stats FILE        JSON statistics file (plugin argument stats=FILE)
-#   --log FILE          full serial console log (default build/logs/WORKLOAD.log)
+#   --log FILE          full serial console log (default build/logs/WORKLOAD.log,
+#                       build/logs/WORKLOAD-KERNEL.log with another kernel)
 #   --timeout SECONDS   kill QEMU after this long (default 600)
 #   --quiet             print only the result lines
 # WORKLOAD is a script in guest/workloads (boot, multi, tlb, memwalk, ...) or
@@ -17,10 +23,13 @@
 # Exit status: the workload's (0 = all results produced and it succeeded).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+source "$top/scripts/guest-kernels.sh"
+kernel=${KERNEL:-$(kernel_names | head -n1)}
 flavour=hspt plugin=1 plugin_args="" stats="" log="" timeout=600 quiet=0
 usage() { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--kernel) kernel=$2; shift 2 ;;
 	--qemu) flavour=$2; shift 2 ;;
 	--no-plugin) plugin=0; shift ;;
 	--plugin) plugin_args=$2; shift 2 ;;
@@ -35,6 +44,9 @@ while [ $# -gt 0 ]; do
 done
 [ -n "${workload:-}" ] || usage 2 >&2
 case "$flavour" in hspt|stock) ;; *) echo "run-guest: --qemu must be hspt or stock" >&2; exit 2 ;; esac
+check_kernel run-guest "$kernel"
+default_kernel=$(kernel_names | head -n1)
+zimage="$top/build/guest/$(kernel_field "$kernel" 4)"
 if [ "$workload" != shell ] && [ ! -x "$top/guest/workloads/$workload" ]; then
 	echo "run-guest: no workload '$workload' (have: shell $(ls "$top/guest/workloads" | tr '\n' ' '))" >&2
 	exit 2
@@ -43,12 +55,14 @@ qemu="$top/build/$flavour/build/qemu-system-arm"
 # Developers: HSPT_QEMU and HSPT_PLUGIN run another build of the patched
 # QEMU or of the plugin (e.g. a work tree's) with the same guest.
 [ "$flavour" = hspt ] && qemu="${HSPT_QEMU:-$qemu}"
-for f in "$qemu" "$top/build/guest/zImage" "$top/build/guest/initrd.cpio.gz"; do
+for f in "$qemu" "$top/build/guest/initrd.cpio.gz"; do
 	[ -e "$f" ] || { echo "run-guest: $f is missing: run 'make all' (or make qemu-stock)" >&2; exit 2; }
 done
+[ -e "$zimage" ] || { echo "run-guest: $zimage (kernel $kernel) is missing: run 'make guest$(
+	[ "$kernel" = "$default_kernel" ] || echo " KERNEL=$kernel")'" >&2; exit 2; }
 
 args=(-M virt -cpu cortex-a15 -smp 1 -m 512 -nic none -no-reboot
-      -kernel "$top/build/guest/zImage" -initrd "$top/build/guest/initrd.cpio.gz"
+      -kernel "$zimage" -initrd "$top/build/guest/initrd.cpio.gz"
       -append "console=ttyAMA0 panic=-1 quiet hspt.workload=$workload")
 if [ "$plugin" = 1 ]; then
 	so="${HSPT_PLUGIN:-$top/target/release/libhspt.so}"
@@ -63,9 +77,10 @@ if [ "$workload" = shell ]; then
 	exec "$qemu" "${args[@]}" -nographic
 fi
 
-log=${log:-$top/build/logs/$workload.log}
+log=${log:-$top/build/logs/$workload$([ "$kernel" = "$default_kernel" ] || echo "-$kernel").log}
 mkdir -p "$(dirname "$log")"
-[ "$quiet" = 1 ] || echo "run-guest: $(basename "$qemu") ($flavour)${plugin:+ }$( [ "$plugin" = 1 ] && echo "with the HSPT plugin" || echo "without plugin"): workload $workload (console log: $log)" >&2
+[ "$quiet" = 1 ] || echo "run-guest: $(basename "$qemu") ($flavour)${plugin:+ }$( [ "$plugin" = 1 ] && echo "with the HSPT plugin" || echo "without plugin"): workload $workload$(
+	[ "$kernel" = "$default_kernel" ] || echo ", kernel $kernel") (console log: $log)" >&2
 rc=0
 # QEMU's stderr (the plugin's table, any error) is shown after the results.
 timeout -k 10 "$timeout" "$qemu" "${args[@]}" -display none -serial stdio -monitor none \
