@@ -912,3 +912,64 @@ fn failed_mmap_leaves_the_range_unmapped() {
     assert_eq!(pool.protect_code((3 * PAGE) as u64), 0);
     assert_eq!(perms(addr(&pool, a, 0x81)), "---p");
 }
+
+#[test]
+fn kernel_window_2mib_blocks_are_sections_of_their_size() {
+    let _serial = serial();
+    let ram = guest_ram();
+    // An LPAE kernel's 2 MiB block at 0x0020_0000: a page in each of its
+    // MiBs, pages 1 and 3 of them, from RAM pages 1 and 3 (each MiB's
+    // run starts at RAM page 0 then: tests need no more RAM).
+    let mapped_kernel = || {
+        let mut pool = Pool::with_kernel_window(1).unwrap();
+        let k = pool.kernel_slot().unwrap();
+        pool.map_run(k, page(0x201), 1, &fill(&ram, 1, true, 21))
+            .unwrap();
+        pool.map_run(k, page(0x303), 1, &fill(&ram, 3, true, 21))
+            .unwrap();
+        (pool, k)
+    };
+    let block = |lg_page_size: u32| {
+        move |p: GuestPage| {
+            (p == page(0x200) || p == page(0x300)).then_some(Translation {
+                ram: RamPage(0),
+                writable: true,
+                lg_page_size,
+            })
+        }
+    };
+    // Tracked as two sections, not listed page by page; unchanged: kept.
+    let (mut pool, k) = mapped_kernel();
+    assert_eq!(pool.revalidate_kernel_sections(block(21)), 2);
+    assert!(pool.is_mapped(k, page(0x201)) && pool.is_mapped(k, page(0x303)));
+    // The same RAM from mappings of another size: the block's pages go.
+    let (mut pool, k) = mapped_kernel();
+    assert_eq!(pool.revalidate_kernel_sections(block(12)), 0);
+    assert!(!pool.is_mapped(k, page(0x201)) && !pool.is_mapped(k, page(0x303)));
+    // A by-address flush of one page of the block: all of it goes.
+    let (mut pool, k) = mapped_kernel();
+    pool.unmap_page_everywhere(0x0030_3000);
+    assert!(!pool.is_mapped(k, page(0x201)) && !pool.is_mapped(k, page(0x303)));
+    assert_eq!(
+        pool.revalidate_kernel_sections(block(21)),
+        0,
+        "no section left"
+    );
+}
+
+#[test]
+fn an_lpae_window_key_names_the_asid_in_use_and_its_process() {
+    let ctx = abi::hspt_arm_context {
+        long_desc: 1,
+        ttbcr: 1 << 22,
+        ttbr0: (9u64 << 48) | 0x8000_1000,
+        ttbr1: 5u64 << 48,
+        ..Default::default()
+    };
+    let key = WindowKey::from_context(&ctx);
+    assert_eq!(key.asid, 5, "TTBCR.A1: TTBR1's ASID");
+    assert_eq!(
+        key.process(),
+        crate::context::ProcessKey::from_context(&ctx)
+    );
+}
