@@ -2,6 +2,9 @@
 # Boot the default guest and run one workload.
 #
 # usage: scripts/run-guest.sh [options] WORKLOAD
+#   --guest default|android  which guest: the default (build/guest) or the
+#                       Android-shaped one (build/guest-android, workloads in
+#                       guest/android/workloads; default workload android)
 #   --qemu hspt|stock   which qemu-system-arm (default hspt: the patched one)
 #   --no-plugin         run without the HSPT plugin
 #   --plugin ARGS       extra plugin arguments, comma-separated key=value
@@ -17,10 +20,11 @@
 # Exit status: the workload's (0 = all results produced and it succeeded).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-flavour=hspt plugin=1 plugin_args="" stats="" log="" timeout=600 quiet=0
+guest=default flavour=hspt plugin=1 plugin_args="" stats="" log="" timeout=600 quiet=0
 usage() { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--guest) guest=$2; shift 2 ;;
 	--qemu) flavour=$2; shift 2 ;;
 	--no-plugin) plugin=0; shift ;;
 	--plugin) plugin_args=$2; shift 2 ;;
@@ -33,22 +37,29 @@ while [ $# -gt 0 ]; do
 	*) [ -z "${workload:-}" ] || usage 2 >&2; workload=$1; shift ;;
 	esac
 done
+case "$guest" in
+default) gdir=build/guest wdir=guest/workloads build=guest ;;
+android) gdir=build/guest-android wdir=guest/android/workloads build=scripts/build-android-guest.sh
+	workload=${workload:-android} ;;
+*) echo "run-guest: --guest must be default or android" >&2; exit 2 ;;
+esac
 [ -n "${workload:-}" ] || usage 2 >&2
 case "$flavour" in hspt|stock) ;; *) echo "run-guest: --qemu must be hspt or stock" >&2; exit 2 ;; esac
-if [ "$workload" != shell ] && [ ! -x "$top/guest/workloads/$workload" ]; then
-	echo "run-guest: no workload '$workload' (have: shell $(ls "$top/guest/workloads" | tr '\n' ' '))" >&2
+if [ "$workload" != shell ] && [ ! -x "$top/$wdir/$workload" ]; then
+	echo "run-guest: no workload '$workload' (have: shell $(ls "$top/$wdir" | tr '\n' ' '))" >&2
 	exit 2
 fi
 qemu="$top/build/$flavour/build/qemu-system-arm"
 # Developers: HSPT_QEMU and HSPT_PLUGIN run another build of the patched
 # QEMU or of the plugin (e.g. a work tree's) with the same guest.
 [ "$flavour" = hspt ] && qemu="${HSPT_QEMU:-$qemu}"
-for f in "$qemu" "$top/build/guest/zImage" "$top/build/guest/initrd.cpio.gz"; do
-	[ -e "$f" ] || { echo "run-guest: $f is missing: run 'make all' (or make qemu-stock)" >&2; exit 2; }
+[ -e "$qemu" ] || { echo "run-guest: $qemu is missing: run 'make all' (or make qemu-stock)" >&2; exit 2; }
+for f in "$top/$gdir/zImage" "$top/$gdir/initrd.cpio.gz"; do
+	[ -e "$f" ] || { echo "run-guest: $f is missing: run 'make $build'" >&2; exit 2; }
 done
 
 args=(-M virt -cpu cortex-a15 -smp 1 -m 512 -nic none -no-reboot
-      -kernel "$top/build/guest/zImage" -initrd "$top/build/guest/initrd.cpio.gz"
+      -kernel "$top/$gdir/zImage" -initrd "$top/$gdir/initrd.cpio.gz"
       -append "console=ttyAMA0 panic=-1 quiet hspt.workload=$workload")
 if [ "$plugin" = 1 ]; then
 	so="${HSPT_PLUGIN:-$top/target/release/libhspt.so}"
