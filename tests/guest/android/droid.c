@@ -970,6 +970,7 @@ enum { APP_FINISH = 1 };
 static struct app { uint32_t handle, alive, report, launch_us; } apps[MAXAPPS];
 static struct {
     uint32_t attached, alive, peak, deaths, reports, events, event_sum, report_sum;
+    uint32_t binder_calls, jit_calls, jit_generated, jit_remaps, wrong;
     uint64_t launch_us;
 } act;
 static struct { uint32_t calls, bytes, sum; } echo_st;
@@ -1053,6 +1054,11 @@ static void system_handler(const struct binder_transaction_data *tr, struct rp *
         }
         apps[id].report = rp_u32(in);
         apps[id].launch_us = rp_u32(in);
+        act.binder_calls += rp_u32(in);
+        act.jit_calls += rp_u32(in);
+        act.jit_generated += rp_u32(in);
+        act.jit_remaps += rp_u32(in);
+        act.wrong += rp_u32(in);
         act.reports++;
         act.report_sum += mix(id, apps[id].report);
         act.launch_us += apps[id].launch_us;
@@ -1069,6 +1075,11 @@ static void system_handler(const struct binder_transaction_data *tr, struct rp *
         p_u32(reply, act.report_sum);
         p_u32(reply, (uint32_t)(act.launch_us / 1000));
         p_u32(reply, oneway_failed);
+        p_u32(reply, act.binder_calls);
+        p_u32(reply, act.jit_calls);
+        p_u32(reply, act.jit_generated);
+        p_u32(reply, act.jit_remaps);
+        p_u32(reply, act.wrong);
         return;
     case ACT_FINISH_ALL:
         for (i = n = 0; i < MAXAPPS; i++) {
@@ -1241,7 +1252,7 @@ struct jit {
     size_t size;
     unsigned nf;
     uint32_t *rw, *rx, *k;      /* k: A, B, S of each function */
-    uint32_t wrong, calls, remaps;
+    uint32_t wrong, calls, remaps, generated;
 };
 
 static uint32_t movw(unsigned rd, uint32_t imm) { return 0xe3000000u | (imm >> 12 & 0xf) << 16 | rd << 12 | (imm & 0xfff); }
@@ -1261,7 +1272,7 @@ static void jit_init(struct jit *j, unsigned nf)
     if (j->rw == MAP_FAILED || j->rx == MAP_FAILED || !j->k || j->rw == j->rx) {
         die("jit: mmap");
     }
-    j->wrong = j->calls = j->remaps = 0;
+    j->wrong = j->calls = j->remaps = j->generated = 0;
 }
 
 static void jit_gen(struct jit *j, unsigned i, uint32_t seed)
@@ -1280,6 +1291,7 @@ static void jit_gen(struct jit *j, unsigned i, uint32_t seed)
     j->k[i * 3] = a;
     j->k[i * 3 + 1] = b;
     j->k[i * 3 + 2] = s;
+    j->generated++;
 }
 
 /* The cache maintenance ARM needs after writing code: clean the data
@@ -1607,8 +1619,6 @@ static void app_main(uint32_t id, uint64_t t_fork, uint32_t rounds)
         close(fd);
     }
 
-    sum = mix(sum, j.calls);
-    sum = mix(sum, j.remaps);
     wrong += j.wrong;
     jit_free(&j);
     for (i = 0; i < rounds; i++) {
@@ -1620,6 +1630,11 @@ static void app_main(uint32_t id, uint64_t t_fork, uint32_t rounds)
     p_u32(&p, id);
     p_u32(&p, mix(sum, wrong));
     p_u32(&p, launch_us);
+    p_u32(&p, calls_made + 1);
+    p_u32(&p, j.calls);
+    p_u32(&p, j.generated);
+    p_u32(&p, j.remaps);
+    p_u32(&p, wrong);
     if (binder_call(h_act, ACT_REPORT, &p, NULL, 0) != 0) {
         errno = 0;
         die("report failed");
@@ -1680,7 +1695,10 @@ static int zygote_main(void)
 
 /* ------------------------------------------------------------ am, tools */
 
-struct act_state { uint32_t attached, alive, peak, deaths, reports, events, event_sum, report_sum, launch_ms, failed; };
+struct act_state {
+    uint32_t attached, alive, peak, deaths, reports, events, event_sum, report_sum, launch_ms, failed;
+    uint32_t binder_calls, jit_calls, jit_generated, jit_remaps, wrong;
+};
 
 static void act_query(uint32_t h, struct act_state *st)
 {
@@ -1696,6 +1714,8 @@ static void act_query(uint32_t h, struct act_state *st)
     st->deaths = rp_u32(&r); st->reports = rp_u32(&r); st->events = rp_u32(&r);
     st->event_sum = rp_u32(&r); st->report_sum = rp_u32(&r); st->launch_ms = rp_u32(&r);
     st->failed = rp_u32(&r);
+    st->binder_calls = rp_u32(&r); st->jit_calls = rp_u32(&r); st->jit_generated = rp_u32(&r);
+    st->jit_remaps = rp_u32(&r); st->wrong = rp_u32(&r);
     rp_free(&r);
 }
 
@@ -1816,7 +1836,9 @@ static int am_main(int argc, char **argv)
     out("@@HSPT result am attached=%u reports=%u deaths=%u alive=%u peak=%u events=%u "
         "event_sum=%08x report_sum=%08x failed=%u", st.attached, st.reports, st.deaths, st.alive,
         st.peak, st.events, st.event_sum, st.report_sum, st.failed);
-    return st.failed != 0;
+    out("@@HSPT result am binder_calls=%u jit_generated=%u jit_calls=%u jit_remaps=%u wrong=%u",
+        st.binder_calls, st.jit_generated, st.jit_calls, st.jit_remaps, st.wrong);
+    return st.failed != 0 || st.wrong != 0;
 }
 
 /* dumpsys: every service's counters, and the service managers' lists. */

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The Android-shaped guest (scripts/run-guest.sh --guest android, workload
+# android): its results are identical with the accelerator off, with Shared
+# windows without fault-around and no warm-up, with Private windows at the
+# widest fault-around, and with the defaults (the differential oracle on a
+# binder/zygote/JIT load); under the defaults the plugin's statistics show
+# the 40 apps forked by the zygote and every daemon, and the output the
+# binder and JIT activity: 40 apps attached, reported and dead (death
+# notifications), file descriptors both ways, JIT code generated, remapped
+# and run with no wrong result, 40+ processes alive at the peak.
+source "$(dirname "$0")/lib.sh"
+scripts/build-android-guest.sh
+configs=("hspt=off" "slots=1,warmup=0,around=1" "slots=256,warmup=0,around=256" "defaults")
+for c in "${configs[@]}"; do
+	args=table=off
+	[ "$c" = defaults ] || args="$args,$c"
+	[ "$c" = defaults ] && args="$args,stats=$work/stats.json"
+	rc=0
+	t0=$(date +%s)
+	scripts/run-guest.sh --guest android --quiet --plugin "$args" --log "$work/$c.log" android \
+		>/dev/null 2>"$work/$c.err" || rc=$?
+	[ "$rc" = 0 ] || { cat "$work/$c.err"; results "$work/$c.log"; fail "android failed with $c (rc=$rc)"; }
+	results "$work/$c.log" | sort > "$work/$c.res"
+	echo "android with $c: $(grep -c ' result ' "$work/$c.res") result lines, $(( $(date +%s) - t0 ))s"
+done
+for c in "${configs[@]:1}"; do
+	diff -u "$work/hspt=off.res" "$work/$c.res" || fail "android: $c differs from hspt=off"
+done
+echo "android: result lines identical with ${configs[*]}"
+
+res="$work/defaults.res"
+want() { grep -qE "$1" "$res" || { cat "$res"; fail "no result line matching: $1"; }; }
+want '^@@HSPT result init binder devices=3 binder_linux$'
+want '^@@HSPT result init boot_completed=1 '
+want '^@@HSPT result zygote preload objects=[0-9]+ heap_kb=[0-9]{5,} classes=[0-9]+ image_kb=[0-9]{4,} '
+want '^@@HSPT result am attached=40 reports=40 deaths=40 alive=0 peak=40 events=240 .* failed=0$'
+want '^@@HSPT result am binder_calls=[0-9]{4,} jit_generated=[0-9]{4,} jit_calls=[0-9]{4,} jit_remaps=40 wrong=0$'
+want '^@@HSPT result dumpsys binder services=3 '
+want '^@@HSPT result dumpsys hwbinder services=1 '
+want '^@@HSPT result dumpsys echo calls=720 '
+want '^@@HSPT result dumpsys storage fds_in=40 fds_out=40 '
+want '^@@HSPT result logd messages=[0-9]+ tags=6 '
+want '^@@HSPT result logd tag=app messages=240$'
+grep -q 'error' "$res" && fail "error lines: $(grep error "$res")"
+# Alive at once: the 40 apps and the daemons (user processes in /proc).
+peak=$(sed -n 's/^@@HSPT result am apps=40 rounds=3 alive=40 processes=\([0-9]*\)$/\1/p' "$res")
+[ -n "$peak" ] && [ "$peak" -ge 40 ] || fail "fewer than 40 processes alive at the peak (${peak:-none})"
+echo "android: $peak processes alive at the peak"
+
+python3 - "$work/stats.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+users = [p for p in d["processes"] if p["user_accesses"] > 0]
+apps = [p for p in users if p["label"] == "zygote" and p["label_source"] == "fork"]
+assert len(apps) >= 40, f"{len(apps)} zygote children with user code in the statistics, want 40"
+labels = {p["label"] for p in users if p["label_source"] == "exec"}
+want = {"zygote", "system_server", "mediaserver", "servicemanager", "logd", "property_service", "vendor.light", "am"}
+assert want <= labels, f"daemons missing from the statistics: {want - labels}"
+# the apps ran through their windows
+assert sum(p["window_accesses"] for p in apps) > 0, "no app used a window"
+print(f"statistics: {len(users)} processes ran user code, {len(apps)} of them apps forked by the zygote")
+PY
