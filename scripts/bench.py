@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: stock QEMU, patched QEMU with hspt=off, HSPT, and
-QEMU user mode, on workloads of the default guest.
+QEMU user mode, on workloads of the default guest and (group android) of the
+Android-shaped guest (scripts/run-guest.sh --guest android).
 
 usage: scripts/bench.py [--runs N] [--workloads A,B] [--configs X,Y] [--out DIR]
 
@@ -26,6 +27,7 @@ Plugin runs add only table=off (the exit table is not timed work).
 
 Two times are measured per run:
   guest_ms   the workload's own time, from its "@@HSPT time NAME ms=N" line
+             (the sum if several; only the line TIME_OF names, if it names one)
              (guest CLOCK_MONOTONIC; without -icount it follows the host
              clock); for user mode, the same line printed by the program
   wall_s     the whole QEMU process (boot and power-off included)
@@ -55,12 +57,23 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.join(TOP, "build/guest/root")
-# Benchmark workloads (guest/workloads/NAME) by group.
+# Benchmark workloads (guest/workloads/NAME, guest/android/workloads/NAME) by group.
 GROUPS = {
     "single": ["memwalk", "bench-gzip", "bench-xz", "bench-sqlite", "bench-lua"],
     "multi": ["bench-parallel", "bench-pipeline", "bench-zygote"],
     "churn": ["bench-churn"],
+    # The Android-shaped guest (scripts/run-guest.sh --guest android).
+    "android": ["bench-binder-small", "bench-binder-4k", "bench-app-launch", "bench-jit", "bench-android-boot"],
 }
+ANDROID = set(GROUPS["android"])
+# Workloads timed by one of their time lines only (the Android-shaped
+# guest's init prints the boot's in every workload): workload -> line name.
+TIME_OF = {"bench-binder-small": "binder-small", "bench-binder-4k": "binder-4k",
+           "bench-app-launch": "app-launch", "bench-jit": "jit-warmup", "bench-android-boot": "android-boot"}
+
+
+def workload_dir(workload):
+    return os.path.join(TOP, "guest/android/workloads" if workload in ANDROID else "guest/workloads")
 SQL = ("create table t(k integer primary key, v); with recursive c(i) as (select 1 union all "
        "select i+1 from c limit 200000) insert into t select i, (i*7919)%104729 from c; "
        "create index tv on t(v); select count(*), sum(v), count(distinct v), max(k) from t where v % 3 = 1;")
@@ -131,6 +144,8 @@ def run_system(workload, config, timeout):
             key, value = kv.split("=", 1)
             args[key] = value
         cmd += ["--plugin", ",".join(f"{k}={v}" for k, v in args.items())]
+    if workload in ANDROID:
+        cmd += ["--guest", "android"]
     cmd.append(workload)
     env = dict(os.environ)
     if config.split("+")[0] == "baseline":
@@ -142,7 +157,7 @@ def run_system(workload, config, timeout):
     wall = time.monotonic() - t0
     if p.returncode != 0:
         raise RuntimeError(f"{workload} under {config} failed:\n{p.stdout}\n{p.stderr}")
-    return parse(p.stdout, wall)
+    return parse(p.stdout, wall, TIME_OF.get(workload))
 
 
 def baseline_plugin():
@@ -197,9 +212,12 @@ def run_native(workload, timeout, tmp):
     return parse(p.stdout, wall)
 
 
-def parse(out, wall):
+def parse(out, wall, only=None):
+    """only: the one time line that times the workload (TIME_OF)."""
     found = TIME_RE.findall(out)
-    times = [int(ms) for name, ms in found if name != BOOT_TIME]
+    times = [int(ms) for name, ms in found if name != BOOT_TIME and (only is None or name == only)]
+    if only is not None and len(times) != 1:
+        raise RuntimeError(f"expected one '@@HSPT time {only}' line, found {len(times)}:\n{out}")
     boot = [int(ms) for name, ms in found if name == BOOT_TIME]
     results = sorted(RESULT_RE.findall(out))
     return (sum(times) if times else None), wall, results, (boot[0] if boot else None)
@@ -235,8 +253,8 @@ def main():
     workloads = [w for w in a.workloads.split(",") if w]
     configs = [c for c in a.configs.split(",") if c]
     for w in workloads:
-        if not os.access(os.path.join(TOP, "guest/workloads", w), os.X_OK):
-            ap.error(f"no workload '{w}' in guest/workloads")
+        if not os.access(os.path.join(workload_dir(w), w), os.X_OK):
+            ap.error(f"no workload '{w}' in {os.path.relpath(workload_dir(w), TOP)}")
     for c in configs:
         if c not in ("stock", "user", "native") and \
                 not re.fullmatch(r"(defaults|baseline|off|slots=\d+)(\+[a-z_]+=[a-z0-9]+)*", c):
@@ -447,7 +465,9 @@ def bar_checks(rows, groups, boot):
     """The targets for the default settings against stock, stated as measured."""
     checks = []
     by = {(r["workload"], r["config"]): r for r in rows}
-    for w, bar in (("bench-churn", 1.8), ("bench-zygote", 1.5), ("bench-pipeline", 1.3)):
+    for w, bar in (("bench-churn", 1.8), ("bench-zygote", 1.5), ("bench-pipeline", 1.3),
+                   ("bench-binder-small", 2.0), ("bench-binder-4k", 2.0), ("bench-app-launch", 2.0),
+                   ("bench-android-boot", 1.5)):
         r = by.get((w, DEFAULTS))
         if r and r["speedup_vs_stock"]:
             checks.append({"bar": f"{w}: defaults at least {bar}x faster than stock",
