@@ -8,15 +8,25 @@ export CARGO_TERM_PROGRESS_WHEN ?= never
 QEMU_HSPT  := build/hspt/build/qemu-system-arm
 QEMU_STOCK := build/stock/build/qemu-system-arm
 PLUGIN     := target/release/libhspt.so
-GUEST      := build/guest/zImage build/guest/initrd.cpio.gz
 
-# What `make run` boots: a multi-process workload from the guest image.
+# What `make run` boots: a multi-process workload from the guest image;
+# GUEST=android: the Android-shaped guest (build/guest-android) and its
+# workload android.
+GUEST ?= default
+ifeq ($(GUEST),android)
+WORKLOAD ?= android
+RUN_GUEST := android-guest
+else ifeq ($(GUEST),default)
 WORKLOAD ?= multi
+RUN_GUEST := guest
+else
+$(error GUEST must be default or android, not '$(GUEST)')
+endif
 STATS    ?= build/run-stats.json
 PLUGIN_ARGS ?=
 comma := ,
 
-.PHONY: all deps qemu qemu-stock qemu-user plugin guest run test bench clean clean-all
+.PHONY: all deps qemu qemu-stock qemu-user plugin guest android-guest android-image run test bench clean clean-all
 all: qemu plugin guest
 
 deps:
@@ -41,22 +51,31 @@ plugin: deps
 guest: deps
 	@scripts/build-guest.sh
 
-run: qemu plugin guest
-	@scripts/run-guest.sh --plugin "$(PLUGIN_ARGS)" --stats $(STATS) $(WORKLOAD)
+# The Android-shaped guest (binder, zygote, JIT apps; see README).
+android-guest: deps
+	@scripts/build-android-guest.sh
+
+# The same laid out as an Android SDK system-image directory
+# (build/android-image: boot it with scripts/run-guest.sh --avd DIR).
+android-image: deps
+	@scripts/build-android-image.sh
+
+run: qemu plugin $(RUN_GUEST)
+	@scripts/run-guest.sh --guest $(GUEST) --plugin "$(PLUGIN_ARGS)" --stats $(STATS) $(WORKLOAD)
 	@if [ -s $(STATS) ]; then scripts/hspt-plot $(STATS) -o $(STATS:.json=.svg) \
 		$(foreach f,$(patsubst live=%,%,$(filter live=%,$(subst $(comma), ,$(PLUGIN_ARGS)))),--live $(f)); \
 		echo "hspt: statistics in $(STATS), picture in $(STATS:.json=.svg)"; fi
 
-test: qemu qemu-stock plugin guest
+test: qemu qemu-stock plugin guest android-guest android-image
 	@tests/run-all.sh
 
 # Side by side: stock QEMU, hspt=off, HSPT, user mode (see scripts/bench.py).
 # WORKLOADS=a,b CONFIGS=stock,off,slots=8,user RUNS=3 select what to run.
-bench: qemu qemu-stock qemu-user plugin guest
+bench: qemu qemu-stock qemu-user plugin guest android-guest
 	@scripts/bench.py
 
 clean:
-	rm -rf build/guest build/hspt/build build/stock/build build/user target
+	rm -rf build/guest build/guest-android build/android-image build/hspt/build build/stock/build build/user target
 
 clean-all:
 	rm -rf build target

@@ -23,10 +23,11 @@ CFLAGS="-O2 -static -Wall -Wextra -Werror"
 ROLES="property_service logd servicemanager system_server mediaserver vendor.light zygote am dumpsys
        binderbench jitbench setprop getprop waitprop now log logcat propdump"
 # Modules: binder for every layout (Android: /vendor/lib/modules); the
-# block device and file system for the SDK image layout's ramdisk.
+# block device and file system for the SDK image layout's ramdisk (ext4
+# asks for crc32c at mount time, through modprobe: loaded beforehand).
 BINDER_MODULES="binder_linux"
 BINDER_ARGS="devices=binder,hwbinder,vndbinder"
-DISK_MODULES="virtio_mmio virtio_blk ext4"
+DISK_MODULES="virtio_mmio virtio_blk crc32c_generic ext4"
 
 scripts/build-guest.sh
 kline=$(grep '^kernel ' build/guest/MANIFEST) || { echo "hspt: build/guest/MANIFEST names no kernel" >&2; exit 1; }

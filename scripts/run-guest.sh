@@ -5,6 +5,14 @@
 #   --guest default|android  which guest: the default (build/guest) or the
 #                       Android-shaped one (build/guest-android, workloads in
 #                       guest/android/workloads; default workload android)
+#   --avd DIR           boot an Android SDK system-image directory (kernel-ranchu,
+#                       ramdisk.img, system.img, vendor.img, userdata.img; e.g.
+#                       make android-image's build/android-image) as the emulator
+#                       attaches it, on -M virt (scripts/prepare-avd.sh says how);
+#                       workloads as --guest android
+#   --avd-work DIR      where --avd puts its overlays and converted images
+#                       (default build/avd-work; the image directory is never written)
+#   --dry-run           print the QEMU command line instead of running it
 #   --qemu hspt|stock   which qemu-system-arm (default hspt: the patched one)
 #   --no-plugin         run without the HSPT plugin
 #   --plugin ARGS       extra plugin arguments, comma-separated key=value
@@ -20,11 +28,14 @@
 # Exit status: the workload's (0 = all results produced and it succeeded).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-guest=default flavour=hspt plugin=1 plugin_args="" stats="" log="" timeout=600 quiet=0
+guest=default avd="" avd_work="" dry=0 flavour=hspt plugin=1 plugin_args="" stats="" log="" timeout=600 quiet=0
 usage() { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--guest) guest=$2; shift 2 ;;
+	--avd) avd=$2; guest=android; shift 2 ;;
+	--avd-work) avd_work=$2; shift 2 ;;
+	--dry-run) dry=1; shift ;;
 	--qemu) flavour=$2; shift 2 ;;
 	--no-plugin) plugin=0; shift ;;
 	--plugin) plugin_args=$2; shift 2 ;;
@@ -39,7 +50,7 @@ while [ $# -gt 0 ]; do
 done
 case "$guest" in
 default) gdir=build/guest wdir=guest/workloads build=guest ;;
-android) gdir=build/guest-android wdir=guest/android/workloads build=scripts/build-android-guest.sh
+android) gdir=build/guest-android wdir=guest/android/workloads build=android-guest
 	workload=${workload:-android} ;;
 *) echo "run-guest: --guest must be default or android" >&2; exit 2 ;;
 esac
@@ -54,13 +65,21 @@ qemu="$top/build/$flavour/build/qemu-system-arm"
 # QEMU or of the plugin (e.g. a work tree's) with the same guest.
 [ "$flavour" = hspt ] && qemu="${HSPT_QEMU:-$qemu}"
 [ -e "$qemu" ] || { echo "run-guest: $qemu is missing: run 'make all' (or make qemu-stock)" >&2; exit 2; }
-for f in "$top/$gdir/zImage" "$top/$gdir/initrd.cpio.gz"; do
-	[ -e "$f" ] || { echo "run-guest: $f is missing: run 'make $build'" >&2; exit 2; }
-done
-
-args=(-M virt -cpu cortex-a15 -smp 1 -m 512 -nic none -no-reboot
-      -kernel "$top/$gdir/zImage" -initrd "$top/$gdir/initrd.cpio.gz"
-      -append "console=ttyAMA0 panic=-1 quiet hspt.workload=$workload")
+if [ -n "$avd" ]; then
+	# The emulator's kernel, ramdisk, disks and command line (one vCPU, as
+	# the emulator runs a 32-bit ARM guest on an x86 host).
+	prep=$("$top/scripts/prepare-avd.sh" "$avd" "${avd_work:-$top/build/avd-work}") || exit 2
+	mapfile -t avd_args < <(sed '/^APPEND$/,$d' <<<"$prep")
+	append="$(sed -n '/^APPEND$/{n;p}' <<<"$prep") panic=-1 quiet hspt.workload=$workload"
+	args=(-M virt -cpu cortex-a15 -smp 1 -m 512 -nic none -no-reboot "${avd_args[@]}" -append "$append")
+else
+	for f in "$top/$gdir/zImage" "$top/$gdir/initrd.cpio.gz"; do
+		[ -e "$f" ] || { echo "run-guest: $f is missing: run 'make $build'" >&2; exit 2; }
+	done
+	args=(-M virt -cpu cortex-a15 -smp 1 -m 512 -nic none -no-reboot
+	      -kernel "$top/$gdir/zImage" -initrd "$top/$gdir/initrd.cpio.gz"
+	      -append "console=ttyAMA0 panic=-1 quiet hspt.workload=$workload")
+fi
 if [ "$plugin" = 1 ]; then
 	so="${HSPT_PLUGIN:-$top/target/release/libhspt.so}"
 	[ -e "$so" ] || { echo "run-guest: $so is missing: run 'make plugin'" >&2; exit 2; }
@@ -70,6 +89,10 @@ if [ "$plugin" = 1 ]; then
 	args+=(-plugin "$p")
 fi
 
+if [ "$dry" = 1 ]; then
+	printf '%q ' "$qemu" "${args[@]}"; echo
+	exit 0
+fi
 if [ "$workload" = shell ]; then
 	exec "$qemu" "${args[@]}" -nographic
 fi
