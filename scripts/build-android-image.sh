@@ -25,8 +25,10 @@ if [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ] && [ -f "$out/system.img" ]
 fi
 echo "hspt: building the SDK image layout in $out"
 rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-# Reproducible file systems: fixed UUIDs, hash seed and times.
-export E2FSPROGS_FAKE_TIME=1 SOURCE_DATE_EPOCH=1
+# Fixed UUIDs, hash seeds and superblock times (SOURCE_DATE_EPOCH); the
+# files' change times are the build's (e2fsprogs 1.47.0's mke2fs -d takes
+# them from the clock), so the images are not bit for bit reproducible.
+export SOURCE_DATE_EPOCH=1
 mkext4() { # IMAGE LABEL SIZE_MB [DIR] [UUID-SUFFIX]
 	mke2fs -q -F -t ext4 -L "$2" -b 4096 -I 256 \
 		-U "48535054-0000-4000-8000-00000000000$5" -E "hash_seed=48535054-0000-4000-8000-00000000000$5,root_owner=0:0" \
