@@ -64,9 +64,11 @@ if [ -f "$dir/vendor.img" ]; then vendor=$(image vendor); fi
 echo -kernel; echo "$kernel"
 echo -initrd; echo "$dir/ramdisk.img"
 # The emulator's order: system, cache, userdata, encryptionkey, vendor.
+# Writable disks are overlays made for this boot: cache=unsafe (host
+# flushes skipped), as the emulator attaches its overlays.
 attach() { # INDEX ID FILE FORMAT READONLY
 	echo -drive
-	echo "if=none,index=$1,id=$2,file=${3//,/,,},format=$4${5:+,read-only=on}"
+	echo "if=none,index=$1,id=$2,file=${3//,/,,},format=$4$([ -n "$5" ] && echo ,read-only=on || echo ,cache=unsafe)"
 	echo -device
 	echo "virtio-blk-device,drive=$2"
 }

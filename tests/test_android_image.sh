@@ -42,7 +42,8 @@ order=$(grep -o 'id=[a-z]*' <<<"$cmd" | tr '\n' ' ')
 [ "$order" = "id=system id=userdata id=encrypt id=vendor " ] || fail "drive order: $order"
 grep -q 'index=0\\,id=system\\,file=[^ ]*system.img\\,format=raw\\,read-only=on' <<<"$cmd" || fail "system not raw read-only"
 grep -q 'index=4\\,id=vendor\\,file=[^ ]*vendor.img\\,format=raw\\,read-only=on' <<<"$cmd" || fail "vendor not raw read-only"
-grep -q "id=userdata\\\\,file=$work/avd/userdata.qcow2\\\\,format=qcow2 " <<<"$cmd" || fail "userdata not through an overlay"
+grep -q "id=userdata\\\\,file=$work/avd/userdata.qcow2\\\\,format=qcow2\\\\,cache=unsafe " <<<"$cmd" ||
+	fail "userdata not through an overlay"
 [ "$(grep -o 'virtio-blk-device' <<<"$cmd" | wc -l)" = 4 ] || fail "not four virtio-blk-device disks"
 grep -q 'androidboot.hardware=ranchu' <<<"$cmd" || fail "no androidboot.hardware=ranchu"
 qemu-img info "$work/avd/userdata.qcow2" | grep -q "backing file: $(cd "$img" && pwd)/userdata.img" ||
