@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Boot the default guest and run one workload.
+# Boot a guest (the default one, the Android-shaped one, or an SDK image
+# directory) and run one workload.
 #
 # usage: scripts/run-guest.sh [options] WORKLOAD
 #   --guest default|android  which guest: the default (build/guest) or the
@@ -20,8 +21,9 @@
 #   --log FILE          full serial console log (default build/logs/WORKLOAD.log)
 #   --timeout SECONDS   kill QEMU after this long (default 600)
 #   --quiet             print only the result lines
-# WORKLOAD is a script in guest/workloads (boot, multi, tlb, memwalk, ...) or
-# "shell" for an interactive shell.
+# WORKLOAD is a script in guest/workloads (boot, multi, tlb, memwalk, ...;
+# with --guest android or --avd, guest/android/workloads) or "shell" for an
+# interactive shell.
 # Prints the guest's "@@HSPT" lines, then the plugin's per-process table.
 # Environment: HSPT_QEMU, HSPT_PLUGIN: another patched qemu-system-arm or
 # libhspt.so than build/hspt and target/release (for developers).
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
 	*) [ -z "${workload:-}" ] || usage 2 >&2; workload=$1; shift ;;
 	esac
 done
+[ -z "$avd" ] || guest=android
 case "$guest" in
 default) gdir=build/guest wdir=guest/workloads build=guest ;;
 android) gdir=build/guest-android wdir=guest/android/workloads build=android-guest
