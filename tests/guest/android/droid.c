@@ -355,6 +355,12 @@ static uint32_t prop_sum(void)
     return h;
 }
 
+/* Every program's first words: it read the property store, it logs. */
+static void started(void)
+{
+    alog(role, "started, properties %08x", prop_sum());
+}
+
 static int property_service_main(int argc, char **argv)
 {
     struct prop_area *a;
@@ -419,6 +425,7 @@ static int property_service_main(int argc, char **argv)
                          strlen(a->p[i].value));
             }
             out("@@HSPT result properties count=%u sum=%08x", a->count, h);
+            alog(role, "dumped %u properties", a->count);
         } else if (eq && eq - line < 32 && strlen(eq + 1) < 92) {
             *eq = 0;
             for (i = 0; i < a->count && strcmp(a->p[i].name, line) != 0; i++) {
@@ -449,13 +456,14 @@ static int property_service_main(int argc, char **argv)
 
 static int logd_main(void)
 {
-    struct { char tag[16]; uint32_t n; } tags[32];
+    struct { char tag[24]; uint32_t n; } tags[32];
     uint32_t ntags = 0, count = 0, sum = 0, i;
     char buf[512];
     int s = unix_socket(SOCK_DGRAM, LOGD_SOCK, 1);
     int bufsz = 1 << 20;
 
     setsockopt(s, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+    prop_sum();
     prop_set("logd.ready", "1");
     for (;;) {
         ssize_t n = recv(s, buf, sizeof(buf) - 1, 0);
@@ -904,6 +912,7 @@ static int servicemanager_main(int argc, char **argv)
     char prop[32];
     int zero = 0;
 
+    started();
     binder_open(dev, 128 << 10);
     if (ioctl(bfd, BINDER_SET_CONTEXT_MGR, &zero) != 0) {
         die("BINDER_SET_CONTEXT_MGR on %s", dev);
@@ -970,7 +979,7 @@ enum { APP_FINISH = 1 };
 static struct app { uint32_t handle, alive, report, launch_us; } apps[MAXAPPS];
 static struct {
     uint32_t attached, alive, peak, deaths, reports, events, event_sum, report_sum;
-    uint32_t binder_calls, jit_calls, jit_generated, jit_remaps, wrong;
+    uint32_t binder_calls, jit_calls, jit_generated, jit_remaps, wrong, events_sent;
     uint64_t launch_us;
 } act;
 static struct { uint32_t calls, bytes, sum; } echo_st;
@@ -1059,6 +1068,7 @@ static void system_handler(const struct binder_transaction_data *tr, struct rp *
         act.jit_generated += rp_u32(in);
         act.jit_remaps += rp_u32(in);
         act.wrong += rp_u32(in);
+        act.events_sent += rp_u32(in);
         act.reports++;
         act.report_sum += mix(id, apps[id].report);
         act.launch_us += apps[id].launch_us;
@@ -1080,6 +1090,7 @@ static void system_handler(const struct binder_transaction_data *tr, struct rp *
         p_u32(reply, act.jit_generated);
         p_u32(reply, act.jit_remaps);
         p_u32(reply, act.wrong);
+        p_u32(reply, act.events_sent);
         return;
     case ACT_FINISH_ALL:
         for (i = n = 0; i < MAXAPPS; i++) {
@@ -1136,6 +1147,7 @@ static int system_server_main(void)
     struct rp r;
     uint32_t h, got, i, sum = 0;
 
+    started();
     /* The vendor side first, over /dev/hwbinder (a second binder context). */
     binder_open("/dev/hwbinder", 128 << 10);
     h = get_service("vendor.light");
@@ -1215,6 +1227,7 @@ static void storage_handler(const struct binder_transaction_data *tr, struct rp 
 
 static int mediaserver_main(void)
 {
+    started();
     binder_open("/dev/binder", 256 << 10);
     add_service("storage", &node_storage, 3);
     prop_set("mediaserver.ready", "1");
@@ -1230,6 +1243,7 @@ static void light_handler(const struct binder_transaction_data *tr, struct rp *i
 
 static int vendor_light_main(void)
 {
+    started();
     binder_open("/dev/hwbinder", 128 << 10);
     add_service("vendor.light", &node_light, 4);
     prop_set("vendor.light.ready", "1");
@@ -1635,6 +1649,7 @@ static void app_main(uint32_t id, uint64_t t_fork, uint32_t rounds)
     p_u32(&p, j.generated);
     p_u32(&p, j.remaps);
     p_u32(&p, wrong);
+    p_u32(&p, rounds * 2);                  /* the one-way events sent */
     if (binder_call(h_act, ACT_REPORT, &p, NULL, 0) != 0) {
         errno = 0;
         die("report failed");
@@ -1652,6 +1667,7 @@ static int zygote_main(void)
 {
     int s;
 
+    started();
     zygote_preload();
     s = unix_socket(SOCK_STREAM, ZYGOTE_SOCK, 1);
     signal(SIGCHLD, SIG_IGN);               /* apps are reaped by the kernel */
@@ -1697,7 +1713,7 @@ static int zygote_main(void)
 
 struct act_state {
     uint32_t attached, alive, peak, deaths, reports, events, event_sum, report_sum, launch_ms, failed;
-    uint32_t binder_calls, jit_calls, jit_generated, jit_remaps, wrong;
+    uint32_t binder_calls, jit_calls, jit_generated, jit_remaps, wrong, events_sent;
 };
 
 static void act_query(uint32_t h, struct act_state *st)
@@ -1715,7 +1731,7 @@ static void act_query(uint32_t h, struct act_state *st)
     st->event_sum = rp_u32(&r); st->report_sum = rp_u32(&r); st->launch_ms = rp_u32(&r);
     st->failed = rp_u32(&r);
     st->binder_calls = rp_u32(&r); st->jit_calls = rp_u32(&r); st->jit_generated = rp_u32(&r);
-    st->jit_remaps = rp_u32(&r); st->wrong = rp_u32(&r);
+    st->jit_remaps = rp_u32(&r); st->wrong = rp_u32(&r); st->events_sent = rp_u32(&r);
     rp_free(&r);
 }
 
@@ -1797,6 +1813,7 @@ static int am_main(int argc, char **argv)
         fprintf(stderr, "usage: am start N [ROUNDS] | am launch N (N of 1 to %d)\n", MAXAPPS);
         return 2;
     }
+    started();
     launch = strcmp(argv[1], "launch") == 0;
     rounds = argc > 3 ? atoi(argv[3]) : 3;
     if (launch) {
@@ -1816,6 +1833,13 @@ static int am_main(int argc, char **argv)
         }
     }
     wait_for(h, &st, "report", &st.reports, n);
+    /*
+     * One-way calls to a node are delivered one at a time, each after the
+     * previous one's buffer is freed, behind the synchronous calls queued
+     * meanwhile: the apps' events may still be on their way. Wait for all
+     * that were sent (the reports say how many).
+     */
+    wait_for(h, &st, "have their events delivered", &st.events, st.events_sent);
     out("@@HSPT result am apps=%u rounds=%u alive=%u processes=%u", n, rounds, st.alive, count_processes());
     if (launch) {
         out("@@HSPT time app-launch ms=%u apps=%u", st.launch_ms, n);
@@ -1836,6 +1860,7 @@ static int am_main(int argc, char **argv)
     out("@@HSPT result am attached=%u reports=%u deaths=%u alive=%u peak=%u events=%u "
         "event_sum=%08x report_sum=%08x failed=%u", st.attached, st.reports, st.deaths, st.alive,
         st.peak, st.events, st.event_sum, st.report_sum, st.failed);
+    alog(role, "%u apps started, finished and dead", n);
     out("@@HSPT result am binder_calls=%u jit_generated=%u jit_calls=%u jit_remaps=%u wrong=%u",
         st.binder_calls, st.jit_generated, st.jit_calls, st.jit_remaps, st.wrong);
     return st.failed != 0 || st.wrong != 0;
@@ -1849,6 +1874,7 @@ static int dumpsys_main(void)
     struct rp r;
     uint32_t h, a, b, c, i;
 
+    started();
     for (i = 0; i < 3; i++) {
         binder_open(devs[i], 128 << 10);
         p_init(&p);
@@ -1898,6 +1924,7 @@ static int binderbench_main(int argc, char **argv)
         fprintf(stderr, "usage: binderbench SIZE(4..4096) CALLS\n");
         return 2;
     }
+    started();
     binder_open("/dev/binder", 128 << 10);
     h = get_service("echo");
     t0 = now_us();
@@ -1924,6 +1951,7 @@ static int jitbench_main(int argc, char **argv)
         fprintf(stderr, "usage: jitbench FUNCTIONS ROUNDS\n");
         return 2;
     }
+    started();
     t0 = now_us();
     for (r = 0; r < rounds; r++) {
         struct jit j;
