@@ -50,16 +50,23 @@ echo "kernel $kpkg $kver" > "$out/MANIFEST.tmp"
 #    a module built for another kernel would not load.
 kname=$(dpkg-deb -c "$kdeb" | sed -n 's|.*\./boot/vmlinuz-\(.*\)$|\1|p' | head -n1)
 [ -n "$kname" ] || { echo "hspt: no vmlinuz in $kdeb" >&2; exit 1; }
-dpkg-deb -c "$kdeb" | awk '{print $NF}' | grep "^\./lib/modules/$kname/.*\.ko$" > "$out/ko-list"
+# (A kernel package with xz-compressed modules: they are unpacked here,
+# for busybox's insmod.)
+dpkg-deb -c "$kdeb" | awk '{print $NF}' | grep -E "^\./lib/modules/$kname/.*\.ko(\.xz)?$" > "$out/ko-list"
 modtmp="$out/modules"
 mkdir -p "$modtmp"
 fetch_module() { # NAME DEST: the module and those it needs, in load order, into DEST/modules.load
 	local name=$1 dest=$2 path file deps d
 	grep -q "^${name}.ko" "$dest/modules.load" 2>/dev/null && return 0
-	path=$(grep -E "/${name//_/[-_]}\.ko$" "$out/ko-list" | head -n1)
+	path=$(grep -E "/${name//_/[-_]}\.ko(\.xz)?$" "$out/ko-list" | head -n1)
 	[ -n "$path" ] || { echo "hspt: kernel module $name is not in $kdeb" >&2; exit 1; }
-	file="$modtmp/$(basename "$path")"
-	[ -f "$file" ] || dpkg-deb --fsys-tarfile "$kdeb" | tar -xO "$path" > "$file"
+	file="$modtmp/$name.ko"
+	if [ ! -f "$file" ]; then
+		case "$path" in
+		*.xz) dpkg-deb --fsys-tarfile "$kdeb" | tar -xO "$path" | xz -dc > "$file" ;;
+		*) dpkg-deb --fsys-tarfile "$kdeb" | tar -xO "$path" > "$file" ;;
+		esac
+	fi
 	vermagic=$(strings -a "$file" | sed -n 's/^vermagic=\([^ ]*\).*/\1/p' | head -n1)
 	[ "$vermagic" = "$kname" ] || { echo "hspt: $name was built for kernel '$vermagic', not $kname" >&2; exit 1; }
 	deps=$(strings -a "$file" | sed -n 's/^depends=//p' | head -n1)
