@@ -75,7 +75,7 @@ bench: qemu qemu-stock qemu-user plugin guest android-guest
 	@scripts/bench.py
 
 clean:
-	rm -rf build/guest build/guest-android build/android-image build/hspt/build build/stock/build build/user target
+	rm -rf build/guest build/guest-android build/android-image build/avd-work build/hspt/build build/stock/build build/user target
 
 clean-all:
 	rm -rf build target
