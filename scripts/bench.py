@@ -358,6 +358,7 @@ def report(meta, rows, workloads, configs, stem):
         md[-1:-1] = [f"- baseline: {meta.get('baseline_note') or ''} (plugin {meta['baseline_plugin']}, "
                      f"QEMU {meta.get('baseline_qemu') or 'this run'})"]
     md += bar_lines(checks)
+    md += android_lines(rows)
     md += readme_table(groups, meta.get("boot_ms_median", {}))
     md += baseline_lines(rows, groups, configs)
     first = [r for r in rows if r["config"] == DEFAULTS and r["speedup_vs_stock"]]
@@ -432,6 +433,26 @@ def readme_table(groups, boot):
         out.append(f"| boot | kernel start to init ({boot['stock']:.0f} ms stock, {boot[DEFAULTS]:.0f} ms "
                    f"defaults) | **{boot['stock'] / boot[DEFAULTS]:.2f}x** | - |")
     return out
+
+
+def android_lines(rows):
+    """The android group in its own units: binder round trips per second,
+    milliseconds per app launch (counts from the result lines)."""
+    out = []
+    for r in rows:
+        res = " ".join(r["samples"][0]["results"]) if r["samples"] else ""
+        g = r["guest_ms_median"]
+        calls = re.search(r"result binderbench size=(\d+) calls=(\d+)", res)
+        apps = re.search(r"result am apps=(\d+) rounds=0 ", res)
+        if g and calls:
+            out.append(f"| {r['workload']} | {r['config']} | {int(calls[2]) * 1000 / g:.0f} round trips/s "
+                       f"({calls[1]}-byte parcels) |")
+        elif g and apps:
+            out.append(f"| {r['workload']} | {r['config']} | {g / int(apps[1]):.1f} ms per launch |")
+    if not out:
+        return []
+    return ["", "Android-shaped guest, in its own units (medians):", "", "| workload | config | rate |",
+            "| --- | --- | ---: |"] + out
 
 
 def baseline_lines(rows, groups, configs):
