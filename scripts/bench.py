@@ -1,16 +1,23 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: stock QEMU, patched QEMU with hspt=off, HSPT, and
-QEMU user mode, on workloads of the guest, under one or more guest kernels.
+QEMU user mode, on workloads of the guest, under one or more guest kernels,
+and (group android) on workloads of the Android-shaped guest
+(scripts/run-guest.sh --guest android), under the first kernel only.
 
 usage: scripts/bench.py [--runs N] [--workloads A,B] [--configs X,Y]
                         [--kernels K,L] [--other-configs X,Y] [--out DIR]
 
 Kernels (guest/kernels; KERNELS= of `make bench`): bookworm (Debian 12's
 armmp, the default guest), trixie (Debian 13's armmp), trixie-lpae (Debian
-13's armmp-lpae: LPAE, which the accelerator runs through the softmmu for
-now). The first kernel of --kernels (default bookworm,trixie-lpae) runs
-every configuration of --configs; the others run --other-configs (default
-stock,defaults: what users judge the defaults by; "all" = --configs).
+13's armmp-lpae: long-descriptor page tables, LPAE). The first kernel of
+--kernels (default bookworm,trixie-lpae) runs every configuration of
+--configs; the others run --other-configs (default stock,defaults: what
+users judge the defaults by; "all" = --configs).
+The android group's workloads boot the Android-shaped guest
+(build/guest-android, scripts/build-android-guest.sh), which is built for
+the default kernel only: they run under the first kernel of --kernels,
+which must then be the default (with the default --workloads, the group is
+left out, with a notice, when it is not), and under no other.
 user and native run no guest kernel: they run once, and are compared with
 the first kernel's stock (their rows have kernel null). Every result row, the
 summary (a section per kernel) and the meta (guest_kernels: package and
@@ -38,6 +45,7 @@ Plugin runs add only table=off (the exit table is not timed work).
 
 Two times are measured per run:
   guest_ms   the workload's own time, from its "@@HSPT time NAME ms=N" line
+             (the sum if several; only the line TIME_OF names, if it names one)
              (guest CLOCK_MONOTONIC; without -icount it follows the host
              clock); for user mode, the same line printed by the program
   wall_s     the whole QEMU process (boot and power-off included)
@@ -67,12 +75,36 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.join(TOP, "build/guest/root")
-# Benchmark workloads (guest/workloads/NAME) by group.
+# Benchmark workloads (guest/workloads/NAME, guest/android/workloads/NAME) by group.
 GROUPS = {
     "single": ["memwalk", "bench-gzip", "bench-xz", "bench-sqlite", "bench-lua"],
     "multi": ["bench-parallel", "bench-pipeline", "bench-zygote"],
     "churn": ["bench-churn"],
+    # The Android-shaped guest (scripts/run-guest.sh --guest android).
+    "android": ["bench-binder-small", "bench-binder-4k", "bench-app-launch", "bench-jit", "bench-android-boot"],
 }
+ANDROID = set(GROUPS["android"])
+# Workloads timed by one of their time lines only (the Android-shaped
+# guest's init prints the boot's in every workload): workload -> line name.
+TIME_OF = {"bench-binder-small": "binder-small", "bench-binder-4k": "binder-4k",
+           "bench-app-launch": "app-launch", "bench-jit": "jit-warmup", "bench-android-boot": "android-boot"}
+
+
+ALL_WORKLOADS = ",".join(sum(GROUPS.values(), []))
+# The Android-shaped guest's image (scripts/build-android-guest.sh).
+ANDROID_GUEST = "build/guest-android"
+
+
+def workload_dir(workload):
+    return os.path.join(TOP, "guest/android/workloads" if workload in ANDROID else "guest/workloads")
+
+
+def android_kernels():
+    """The guest kernels the Android-shaped guest is built for: the default
+    one (scripts/build-android-guest.sh; run-guest.sh refuses the others)."""
+    return [default_kernel()]
+
+
 SQL = ("create table t(k integer primary key, v); with recursive c(i) as (select 1 union all "
        "select i+1 from c limit 200000) insert into t select i, (i*7919)%104729 from c; "
        "create index tv on t(v); select count(*), sum(v), count(distinct v), max(k) from t where v % 3 = 1;")
@@ -171,6 +203,8 @@ def run_system(workload, config, timeout, kernel):
             key, value = kv.split("=", 1)
             args[key] = value
         cmd += ["--plugin", ",".join(f"{k}={v}" for k, v in args.items())]
+    if workload in ANDROID:
+        cmd += ["--guest", "android"]
     cmd.append(workload)
     env = dict(os.environ)
     if config.split("+")[0] == "baseline":
@@ -182,7 +216,7 @@ def run_system(workload, config, timeout, kernel):
     wall = time.monotonic() - t0
     if p.returncode != 0:
         raise RuntimeError(f"{workload} under {config} failed:\n{p.stdout}\n{p.stderr}")
-    return parse(p.stdout, wall)
+    return parse(p.stdout, wall, TIME_OF.get(workload))
 
 
 def baseline_plugin():
@@ -237,9 +271,12 @@ def run_native(workload, timeout, tmp):
     return parse(p.stdout, wall)
 
 
-def parse(out, wall):
+def parse(out, wall, only=None):
+    """only: the one time line that times the workload (TIME_OF)."""
     found = TIME_RE.findall(out)
-    times = [int(ms) for name, ms in found if name != BOOT_TIME]
+    times = [int(ms) for name, ms in found if name != BOOT_TIME and (only is None or name == only)]
+    if only is not None and len(times) != 1:
+        raise RuntimeError(f"expected one '@@HSPT time {only}' line, found {len(times)}:\n{out}")
     boot = [int(ms) for name, ms in found if name == BOOT_TIME]
     results = sorted(RESULT_RE.findall(out))
     return (sum(times) if times else None), wall, results, (boot[0] if boot else None)
@@ -253,7 +290,7 @@ def median(xs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", 3)))
-    ap.add_argument("--workloads", default=os.environ.get("WORKLOADS", ",".join(sum(GROUPS.values(), []))))
+    ap.add_argument("--workloads", default=os.environ.get("WORKLOADS", ALL_WORKLOADS))
     ap.add_argument("--configs", default=os.environ.get("CONFIGS", ",".join(DEFAULT_CONFIGS)))
     ap.add_argument("--kernels", default=os.environ.get("KERNELS", f"{default_kernel()},trixie-lpae"))
     ap.add_argument("--other-configs", default=os.environ.get("OTHER_CONFIGS", ",".join(DEFAULT_OTHER_CONFIGS)))
@@ -285,8 +322,8 @@ def main():
     other_configs = configs if a.other_configs == "all" else [c for c in a.other_configs.split(",") if c]
     kernels = list(dict.fromkeys(k for k in a.kernels.split(",") if k))
     for w in workloads:
-        if not os.access(os.path.join(TOP, "guest/workloads", w), os.X_OK):
-            ap.error(f"no workload '{w}' in guest/workloads")
+        if not os.access(os.path.join(workload_dir(w), w), os.X_OK):
+            ap.error(f"no workload '{w}' in {os.path.relpath(workload_dir(w), TOP)}")
     for c in configs + other_configs:
         if c not in ("stock", "user", "native") and \
                 not re.fullmatch(r"(defaults|baseline|off|slots=\d+)(\+[a-z_]+=[a-z0-9]+)*", c):
@@ -302,13 +339,33 @@ def main():
         if not os.path.exists(os.path.join(TOP, "build/guest", images[k])):
             ap.error(f"build/guest/{images[k]} is missing: run 'scripts/build-guest.sh --kernel {k}' "
                      f"(or make guest KERNEL={k})")
+    android = [w for w in workloads if w in ANDROID]
+    if android and kernels[0] not in android_kernels():
+        if a.workloads != ALL_WORKLOADS:
+            ap.error(f"the android workloads ({','.join(android)}) run under the first kernel of --kernels, "
+                     f"which is {kernels[0]}: the Android-shaped guest is built for {' '.join(android_kernels())} "
+                     f"only (scripts/build-android-guest.sh); put it first in --kernels (KERNELS=) or leave "
+                     f"the android workloads out of --workloads (WORKLOADS=)")
+        print(f"bench: leaving out the android group ({','.join(android)}): the Android-shaped guest is built for "
+              f"{' '.join(android_kernels())} only, and the first kernel is {kernels[0]}", file=sys.stderr)
+        workloads = [w for w in workloads if w not in ANDROID]
+        android = []
+        if not workloads:
+            ap.error("no workload left to run")
+    if android:
+        for f in ("zImage", "initrd.cpio.gz"):
+            if not os.path.exists(os.path.join(TOP, ANDROID_GUEST, f)):
+                ap.error(f"{ANDROID_GUEST}/{f} is missing (the android workloads boot the Android-shaped guest): "
+                         "run 'scripts/build-android-guest.sh' (or make android-guest)")
 
     # (kernel, workload, config); kernel None: user mode and native, which
     # run no guest kernel, once.
     configs_by_kernel = {k: [c for c in (configs if i == 0 else other_configs) if i == 0 or c not in NO_KERNEL]
                          for i, k in enumerate(kernels)}
+    # The android workloads run under the first kernel only.
     plan = [(None if c in NO_KERNEL else k, w, c) for w in workloads for k in kernels for c in configs_by_kernel[k]
-            if (c != "user" or w in USER_COMMANDS) and (c != "native" or w in NATIVE_COMMANDS)]
+            if (c != "user" or w in USER_COMMANDS) and (c != "native" or w in NATIVE_COMMANDS)
+            and (w not in ANDROID or k == kernels[0])]
     tmp = tempfile.mkdtemp(prefix="hspt-bench.")
     samples = {key: [] for key in plan}
     total = len(plan) * a.runs
@@ -416,7 +473,10 @@ def report(meta, rows, workloads, kernels, stem):
     section = {k: kernel_rows(rows, k, first) for k in kernels}
     configs = {k: list(dict.fromkeys(r["config"] for r in section[k])) for k in kernels}
     boots = meta.get("boot_ms_median_by_kernel") or {}
-    groups = {k: group_summary(section[k], workloads, configs[k]) for k in kernels}
+    # Each kernel's groups of the workloads that ran under it (the android
+    # group under the first kernel only).
+    groups = {k: group_summary(section[k], [w for w in workloads if any(r["workload"] == w for r in section[k])],
+                               configs[k]) for k in kernels}
     # The bars are the default kernel's (bench/HISTORY.md): judged on its runs only.
     checks = bar_checks(section[default], groups[default], boots.get(default, {})) if default in kernels else []
     with open(stem + ".json", "w") as f:
@@ -467,6 +527,7 @@ def kernel_section(kernel, title, rows, groups, configs, boot):
         stock = {r["workload"]: r["guest_ms_median"] for r in rows if r["config"] == "stock"}
         md += [f"| {r['workload']} | {stock[r['workload']]:.0f} ms | {r['guest_ms_median']:.0f} ms | "
                f"{r['speedup_vs_stock']:.2f}x |" for r in first]
+    md += android_lines(rows)
     md += ["", f"All configurations (kernel {kernel}):", "",
            "| workload | config | time | speedup vs stock | wall | wall speedup |",
            "| --- | --- | ---: | ---: | ---: | ---: |"]
@@ -528,6 +589,26 @@ def readme_table(groups, boot):
     return out
 
 
+def android_lines(rows):
+    """The android group in its own units: binder round trips per second,
+    milliseconds per app launch (counts from the result lines)."""
+    out = []
+    for r in rows:
+        res = " ".join(r["samples"][0]["results"]) if r["samples"] else ""
+        g = r["guest_ms_median"]
+        calls = re.search(r"result binderbench size=(\d+) calls=(\d+)", res)
+        apps = re.search(r"result am apps=(\d+) rounds=0 ", res)
+        if g and calls:
+            out.append(f"| {r['workload']} | {r['config']} | {int(calls[2]) * 1000 / g:.0f} round trips/s "
+                       f"({calls[1]}-byte parcels) |")
+        elif g and apps:
+            out.append(f"| {r['workload']} | {r['config']} | {g / int(apps[1]):.1f} ms per launch |")
+    if not out:
+        return []
+    return ["", "Android-shaped guest, in its own units (medians):", "", "| workload | config | rate |",
+            "| --- | --- | ---: |"] + out
+
+
 def baseline_lines(rows, groups, configs):
     """With a 'baseline' configuration: the defaults against it, per workload
     and per group (ratio of medians; above 1: the defaults are faster)."""
@@ -559,7 +640,9 @@ def bar_checks(rows, groups, boot):
     """The targets for the default settings against stock, stated as measured."""
     checks = []
     by = {(r["workload"], r["config"]): r for r in rows}
-    for w, bar in (("bench-churn", 1.8), ("bench-zygote", 1.5), ("bench-pipeline", 1.3)):
+    for w, bar in (("bench-churn", 1.8), ("bench-zygote", 1.5), ("bench-pipeline", 1.3),
+                   ("bench-binder-small", 2.0), ("bench-binder-4k", 2.0), ("bench-app-launch", 2.0),
+                   ("bench-android-boot", 1.5)):
         r = by.get((w, DEFAULTS))
         if r and r["speedup_vs_stock"]:
             checks.append({"bar": f"{w}: defaults at least {bar}x faster than stock",

@@ -16,6 +16,9 @@ HOST_PKGS=(
 	libclang-dev clang
 	# tests: the statistics table and viewer in a real terminal
 	tmux
+	# Android SDK image layouts (run-guest.sh --avd, make android-image):
+	# ext4 images, qcow2 overlays, sparse images
+	e2fsprogs qemu-utils android-sdk-libsparse-utils
 )
 [ $# -gt 0 ] && HOST_PKGS=("$@")
 
