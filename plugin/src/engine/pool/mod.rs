@@ -66,9 +66,13 @@ const LISTED_PAGES: usize = 4096;
 /// are tracked whole): also the most it maps at once, since a TLBIALL,
 /// which a Linux guest makes at every fork and exit, checks each (module
 /// memory, vmalloc'd stacks). A new one beyond that unmaps the lower half
-/// of the listed ones. 64 rather than 256: churn and zygote 5% faster,
-/// boot and pipeline the same (docs/DESIGN.md, "The kernel window").
-const KERNEL_LISTED_PAGES: usize = 64;
+/// of the listed ones, lowest addresses first, which are the modules'.
+/// 256: with 64, a guest of 90 processes (the Android-shaped one) evicted
+/// its binder module's pages at every call, 20 kernel-window faults per
+/// binder round trip (0.50x stock; 3.77x with 256), while churn, zygote
+/// and parallel were the same within 2-4% (docs/DESIGN.md, "The kernel
+/// window").
+const KERNEL_LISTED_PAGES: usize = 256;
 
 /// Per window (row), per guest page (column): a [`FwdEntry`].
 type ForwardMap = Table<FwdEntry>;
