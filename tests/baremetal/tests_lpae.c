@@ -1206,6 +1206,34 @@ void t_lpae_ttbcr_global(void)
 				   OPV(OP_KLD32, V3 + 4, 0, p3 + 4) };
 		run_ops(IN_PL1, t2, N_OPS(t2));
 	}
+
+	/*
+	 * A TTBR1 range that shrinks inside a GiB whose start stays in the
+	 * gap: T0SZ 1 (TTBR0 below 2 GiB), T1SZ 3 (TTBR1 from 0xe0000000),
+	 * then 4 (from 0xf0000000): V4 0xe8000000 falls into the gap.
+	 */
+	const u32 V4 = 0xe8000000;
+	struct lpt a1, c3;
+	u32 p4 = pa_alloc(SZ_4K, SZ_4K);
+
+	ltree(&a1, 1);
+	lpt_new(&c3, 3);
+	lmap_page(&c3, V4, p4, L_PL1);
+	dsb();
+	lpae_enter(SPLIT(1, 3), lttbr(&a1, 0xc5), lttbr(&c3, 0));
+	note("T0SZ 1, T1SZ 3: V4 0x%08x -> 0x%08x through TTBR1", V4, p4);
+	for (i = 0; i < 2; i++) {
+		struct op g0[] = { LD(V4, p4), OPV(OP_KLD32, V4 + 4, 0, p4 + 4) };
+		struct op g1[] = { LDX(V4), OPX(OP_KLD32, V4 + 4, 0) };
+
+		run_ops(IN_PL1, g0, N_OPS(g0));
+		lset_ttbcr(SPLIT(1, 4));
+		note("T1SZ 4: V4 is in the gap");
+		run_ops(IN_PL1, g1, N_OPS(g1));
+		lset_ttbcr(SPLIT(1, 3));
+		tlbiall();
+		note("T1SZ 3 again, TLBIALL");
+	}
 }
 
 /*
