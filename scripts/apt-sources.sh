@@ -28,22 +28,25 @@ if ! dpkg --print-foreign-architectures | grep -qx armhf; then
 fi
 
 # First URI of an apt source that serves Debian's main archive (not
-# -security, not a third-party repository), in deb822 or one-line form.
+# -security, not a third-party repository), in deb822 or one-line form;
+# if there is none, says so with the hint $1 and fails.
 debian_mirror() {
-	{ grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}';
-	  grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
-		sed -E 's/\[[^]]*\]//' | awk '{print $2}' || true; } |
-	  grep -E '/debian/?$' | grep -v security | head -n1 || true
+	local mirror
+	mirror=$( { grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}';
+		    grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+			sed -E 's/\[[^]]*\]//' | awk '{print $2}' || true; } |
+		  grep -E '/debian/?$' | grep -v security | head -n1 || true)
+	if [ -z "$mirror" ]; then
+		echo "hspt: cannot find a Debian archive in this machine's apt sources;" >&2
+		echo "      $1" >&2
+		return 1
+	fi
+	echo "$mirror"
 }
 
 list=/etc/apt/sources.list.d/hspt-qemu-src.sources
 if [ ! -e "$list" ]; then
-	mirror=$(debian_mirror)
-	if [ -z "$mirror" ]; then
-		echo "hspt: cannot find a Debian archive in this machine's apt sources;" >&2
-		echo "      add a deb-src entry for suite 'trixie' by hand, or use QEMU_TARBALL=/QEMU_SRC=" >&2
-		exit 1
-	fi
+	mirror=$(debian_mirror "add a deb-src entry for suite 'trixie' by hand, or use QEMU_TARBALL=/QEMU_SRC=") || exit 1
 	echo "hspt: adding deb-src for trixie from $mirror ($list)"
 	$SUDO tee "$list" >/dev/null <<EOT
 # Added by HSPT for QEMU (scripts/apt-sources.sh): QEMU 10.0.x source package.
@@ -65,12 +68,7 @@ if [ "$trixie_armhf" = 1 ] && { [ ! -e "$bin_list" ] || [ ! -e "$bin_pref" ]; } 
 	trixie_armhf=0
 fi
 if [ "$trixie_armhf" = 1 ] && { [ ! -e "$bin_list" ] || [ ! -e "$bin_pref" ]; }; then
-	mirror=$(debian_mirror)
-	if [ -z "$mirror" ]; then
-		echo "hspt: cannot find a Debian archive in this machine's apt sources;" >&2
-		echo "      the trixie guest kernels need a 'deb' entry for suite 'trixie', architecture armhf" >&2
-		exit 1
-	fi
+	mirror=$(debian_mirror "the trixie guest kernels need a 'deb' entry for suite 'trixie', architecture armhf") || exit 1
 	# The pin first, so that the packages are never candidates, not even
 	# for a moment. It covers trixie's armhf packages, which on this
 	# machine come from the entry below only (checked above).

@@ -333,6 +333,11 @@ void lpae_enter(u32 ttbcr, u64 ttbr0, u64 ttbr1);
 void lpae_leave(void);
 void lpae_save_short_state(void); /* PRRR/NMRR, at mmu_init() */
 
+/* Code pages (tests.c): make stored code visible to instruction fetch;
+ * store "mov r0, #v; bx lr" at pa. */
+void sync_code(void);
+void put_return(u32 pa, u32 v);
+
 /* The LPAE cases (tests_lpae.c). */
 void t_lpae_basic(void);
 void t_lpae_asid(void);

@@ -713,7 +713,7 @@ static void t_it_return(void)
 }
 
 /* Makes code just stored visible to instruction fetch. */
-static void sync_code(void)
+void sync_code(void)
 {
 	dsb();
 	iciallu(0);
@@ -723,7 +723,7 @@ static void sync_code(void)
 }
 
 /* A code page whose function returns v: "mov r0, #v; bx lr". */
-static void put_return(u32 pa, u32 v)
+void put_return(u32 pa, u32 v)
 {
 	volatile u32 *code = (volatile u32 *)pa;
 

@@ -25,29 +25,10 @@ static void ltree(struct lpt *t, u32 tsz)
 
 #define SPLIT(t0, t1) (TTBCR_T0SZ(t0) | TTBCR_T1SZ(t1))
 
-static void sync_code(void)
-{
-	dsb();
-	iciallu(0);
-	bpiall(0);
-	dsb();
-	isb();
-}
-
-/* A code page whose function returns v: "mov r0, #v; bx lr", at off. */
-static void put_ret(u32 pa, u32 v)
-{
-	volatile u32 *code = (volatile u32 *)pa;
-
-	code[0] = 0xe3a00000u | (v & 0xffu);
-	code[1] = 0xe12fff1eu;
-	sync_code();
-}
-
 static u32 code_page(u32 v)
 {
 	u32 pa = pa_alloc(SZ_4K, SZ_4K);
-	put_ret(pa, v);
+	put_return(pa, v);
 	return pa;
 }
 
@@ -1047,10 +1028,10 @@ void t_lpae_code(void)
 
 	for (int i = 0; i < 8; i++)
 		c[i] = code_page(i + 1);
-	put_ret(b1, 21);
-	put_ret(b1 + 0x101000, 22);
-	put_ret(b2, 23);
-	put_ret(b2 + 0x101000, 24);
+	put_return(b1, 21);
+	put_return(b1 + 0x101000, 22);
+	put_return(b2, 23);
+	put_return(b2 + 0x101000, 24);
 	ltree(&ta, 0);
 	ltree(&tb, 0);
 	lmap_page(&ta, X, c[0], f);
